@@ -1,0 +1,142 @@
+"""The ``sitewatch`` command: ``run``, ``check-config`` and ``version``.
+
+Exit codes: 0 done (also after SIGINT/SIGTERM), 2 a user error in the configuration (one message per
+problem, each naming its key path, never a traceback), 1 an unexpected internal failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from . import __version__
+from .config import Config, ConfigError, check_labels, load_config
+
+log = logging.getLogger("sitewatch")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sitewatch", description="Real-time video analytics for site cameras.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon until SIGINT/SIGTERM (or until every file ends)")
+    run.add_argument("--config", "-c", required=True, help="path to the TOML config")
+    run.add_argument("--max-frames", type=int, metavar="N", help="stop each camera after N frames")
+    run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+    run.add_argument(
+        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override the config's log_level"
+    )
+
+    check = sub.add_parser("check-config", help="validate a config and print a summary")
+    check.add_argument("config", help="path to the TOML config")
+
+    sub.add_parser("version", help="print the version")
+    return p
+
+
+def _load_detector(config: Config):  # type: ignore[no-untyped-def]
+    """Load the model and check every label the config names against it (ConfigError if not)."""
+    from .detectors import create_detector
+
+    detector = create_detector(config.model)
+    unknown = getattr(detector, "unknown_sources", [])
+    if unknown:
+        raise ConfigError(
+            [f"model.labels: {', '.join(map(repr, unknown))} is not a class of the model {detector.name}"]
+        )
+    check_labels(config, detector.labels)
+    return detector
+
+
+def _summary(config: Config, labels: frozenset[str]) -> str:
+    from .redact import redact_url
+
+    m = config.model
+    lines = [
+        f"model:   {m.backend} {m.path} (device {m.device}, batch {m.max_batch}, "
+        f"min confidence {m.min_confidence})",
+        f"labels:  {', '.join(sorted(labels)) or '-'}",
+        f"tracker: {config.tracker.kind}",
+        f"cameras: {len(config.cameras)}",
+    ]
+    for cam in config.cameras:
+        extra = [f"{cam.fps:g} fps cap"] if cam.fps else []
+        if cam.kind == "file":
+            extra += ["realtime"] * cam.realtime + ["loop"] * cam.loop
+        lines.append(
+            f"  - {cam.name}: {cam.kind} {redact_url(cam.url)}" + (f" ({', '.join(extra)})" if extra else "")
+        )
+        for name in cam.zones:
+            lines.append(f"      zone {name}: {len(cam.zones[name].points)} points")
+        for rule in cam.rules:
+            lines.append(
+                f"      rule {rule.name}: {rule.kind}, min_duration {rule.min_duration:g} s, "
+                f"clear_after {rule.clear_after:g} s, cooldown {rule.cooldown:g} s"
+            )
+    s = config.sinks
+    lines.append("sinks:")
+    lines.append(f"  - jsonl: {s.jsonl.path}" if s.jsonl.enabled else "  - jsonl: off")
+    lines.append(f"  - snapshots: {s.snapshots.dir}" if s.snapshots.enabled else "  - snapshots: off")
+    return "\n".join(lines)
+
+
+def _cmd_check(path: str) -> int:
+    config = load_config(path)
+    detector = _load_detector(config)
+    print(_summary(config, detector.labels))
+    print("config OK")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .logs import setup_logging
+
+    config = load_config(args.config)
+    setup_logging(args.log_level or config.log_level)
+    detector = _load_detector(config)
+
+    from .pipeline import Pipeline
+
+    pipeline = Pipeline(config, detector, max_frames=args.max_frames)
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        pipeline.stop()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    summary = pipeline.run(duration=args.duration)
+    for (camera, rule, kind), n in sorted(summary.events.items()):
+        log.info("events: camera=%s rule=%s %s=%d", camera, rule, kind, n)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"sitewatch {__version__}")
+        return EXIT_OK
+    if args.command == "run" and args.max_frames is not None and args.max_frames < 1:
+        print("error: --max-frames must be at least 1", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        if args.command == "check-config":
+            return _cmd_check(args.config)
+        return _cmd_run(args)
+    except ConfigError as exc:
+        print(f"config error in {getattr(args, 'config', '?')}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

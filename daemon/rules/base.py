@@ -1,0 +1,69 @@
+"""The rule interface: a rule looks at one frame and says which subjects break it *now*.
+
+Timing (min_duration, clear_after, cooldown) is not the rule's business: ``lifecycle.Lifecycle`` turns
+the per-frame verdicts into start/end events in seconds of frame time, the same way for every kind.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ..types import Detections, Frame, Tracks
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """Everything a rule may look at for one frame. ``zones`` are polygons in pixels of this frame."""
+
+    frame: Frame
+    detections: Detections
+    tracks: Tracks
+    zones: Mapping[str, npt.NDArray[np.float32]]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who or what breaks a rule in this frame. ``key`` identifies it across frames (a track id)."""
+
+    key: Hashable
+    track_id: int | None
+    label: str | None
+    confidence: float | None
+    xyxy: tuple[float, float, float, float] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    min_duration: float
+    clear_after: float
+    cooldown: float
+
+
+class Rule(ABC):
+    """A named check with its timing. Subclasses implement ``evaluate``."""
+
+    kind: str
+
+    def __init__(self, name: str, timing: Timing, zone: str | None = None) -> None:
+        self.name = name
+        self.timing = timing
+        self.zone = zone
+
+    @abstractmethod
+    def evaluate(self, scene: Scene) -> dict[Hashable, Subject]:
+        """The subjects for which the rule's condition holds in this frame, by key."""
+
+
+def track_subjects(tracks: Tracks, mask: npt.NDArray[np.bool_]) -> dict[Hashable, Subject]:
+    """Subjects for the tracks selected by ``mask``, keyed by track id."""
+    out: dict[Hashable, Subject] = {}
+    for i in np.flatnonzero(mask):
+        tid = int(tracks.track_id[i])
+        x1, y1, x2, y2 = (float(v) for v in tracks.xyxy[i])
+        out[tid] = Subject(tid, tid, str(tracks.label[i]), float(tracks.confidence[i]), (x1, y1, x2, y2))
+    return out

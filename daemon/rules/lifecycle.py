@@ -1,0 +1,115 @@
+"""Turns per-frame rule verdicts into alerts with a start and an end, in seconds of frame time.
+
+For each subject the condition is debounced: it begins at the first frame where it holds, gaps up to
+``clear_after`` seconds do not interrupt it, and an alert starts once it has held for ``min_duration``.
+The alert ends when the condition has been false for more than ``clear_after`` (reason ``cleared``), when
+the tracker removes the subject (``track_lost``), or when the daemon stops (``shutdown``). After an end,
+the subject is ignored for ``cooldown`` seconds. State is kept only for subjects that are pending, active
+or cooling down, so memory stays bounded by the objects in view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal
+
+from ..events import new_id
+from .base import Subject, Timing
+
+_EPS = 1e-6
+"""Tolerance for comparing frame times: PTS arithmetic gives 0.9999999 for a second."""
+
+
+class Phase(Enum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    COOLDOWN = "cooldown"
+
+
+@dataclass(slots=True)
+class _State:
+    phase: Phase
+    since: float
+    last_true: float
+    subject: Subject
+    alert_id: str = ""
+    cooldown_until: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An alert starting or ending. ``started_at``/``ended_at`` bound the condition itself; ``ts`` is the
+    time of the frame on which the transition was decided."""
+
+    type: Literal["start", "end"]
+    alert_id: str
+    subject: Subject
+    started_at: float
+    ended_at: float | None
+    ts: float
+    reason: str | None
+
+
+class Lifecycle:
+    def __init__(self, timing: Timing) -> None:
+        self.timing = timing
+        self._states: dict[Hashable, _State] = {}
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    @property
+    def active(self) -> int:
+        return sum(1 for s in self._states.values() if s.phase is Phase.ACTIVE)
+
+    def step(
+        self, ts: float, holding: Mapping[Hashable, Subject], removed: Iterable[Hashable] = ()
+    ) -> list[Transition]:
+        """Advance to frame time ``ts``: ``holding`` are the subjects breaking the rule in this frame,
+        ``removed`` the subjects that no longer exist."""
+        t = self.timing
+        out: list[Transition] = []
+        for key in removed:
+            st = self._states.pop(key, None)
+            if st is not None and st.phase is Phase.ACTIVE:
+                out.append(self._end(st, ts, "track_lost"))
+        for key, subject in holding.items():
+            st = self._states.get(key)
+            if st is None:
+                st = self._states[key] = _State(Phase.PENDING, ts, ts, subject)
+            elif st.phase is Phase.COOLDOWN:
+                if ts < st.cooldown_until:
+                    continue
+                st.phase, st.since = Phase.PENDING, ts
+            elif st.phase is Phase.PENDING and ts - st.last_true > t.clear_after:
+                st.since = ts  # the earlier stretch was interrupted for too long: start over
+            st.last_true, st.subject = ts, subject
+            if st.phase is Phase.PENDING and ts - st.since >= t.min_duration - _EPS:
+                st.phase, st.alert_id = Phase.ACTIVE, new_id()
+                out.append(Transition("start", st.alert_id, subject, st.since, None, ts, None))
+        for key, st in list(self._states.items()):
+            if key in holding:
+                continue
+            if st.phase is Phase.COOLDOWN:
+                if ts >= st.cooldown_until:
+                    del self._states[key]
+            elif ts - st.last_true > t.clear_after:
+                if st.phase is Phase.ACTIVE:
+                    out.append(self._end(st, ts, "cleared"))
+                    if t.cooldown > 0:
+                        st.phase, st.cooldown_until = Phase.COOLDOWN, ts + t.cooldown
+                        continue
+                del self._states[key]
+        return out
+
+    def close(self, ts: float, reason: str = "shutdown") -> list[Transition]:
+        """End every active alert (the daemon is stopping or the rule is being removed)."""
+        out = [self._end(st, ts, reason) for st in self._states.values() if st.phase is Phase.ACTIVE]
+        self._states.clear()
+        return out
+
+    @staticmethod
+    def _end(st: _State, ts: float, reason: str) -> Transition:
+        return Transition("end", st.alert_id, st.subject, st.since, st.last_true, ts, reason)

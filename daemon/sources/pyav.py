@@ -1,0 +1,68 @@
+"""Decoding with PyAV (FFmpeg), shared by file and RTSP sources.
+
+Packets are decoded one at a time so a damaged packet costs one frame (counted in ``decode_errors``)
+instead of ending the stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+
+class PyAvDecoder:
+    def __init__(
+        self, url: str, *, options: dict[str, str] | None = None, timeout: tuple[float, float] | None = None
+    ) -> None:
+        self.url = url
+        self.options = options or {}
+        self.timeout = timeout
+        self.decode_errors = 0
+        self.fps = 0.0
+        self._container: Any = None
+        self._frames: Iterator[tuple[npt.NDArray[np.uint8], float | None]] | None = None
+
+    def open(self) -> None:
+        self.close()
+        container = av.open(self.url, options=self.options, timeout=self.timeout)
+        if not container.streams.video:
+            container.close()
+            raise ValueError(f"no video stream in {self.url}")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate
+        self.fps = float(rate) if rate else 0.0
+        self._container = container
+        self._frames = self._decode(container, stream)
+
+    def _decode(self, container: Any, stream: Any) -> Iterator[tuple[npt.NDArray[np.uint8], float | None]]:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                self.decode_errors += 1
+                log.debug("%s: skipped a damaged packet: %s", stream, exc)
+                continue
+            for frame in frames:
+                yield frame.to_ndarray(format="bgr24"), frame.time
+
+    def read(self) -> tuple[npt.NDArray[np.uint8], float | None] | None:
+        """The next frame and its presentation time in seconds (None if unknown); None at the end."""
+        if self._frames is None:
+            raise RuntimeError("decoder is not open")
+        return next(self._frames, None)
+
+    def close(self) -> None:
+        if self._container is not None:
+            with contextlib.suppress(av.error.FFmpegError):
+                self._container.close()
+        self._container = None
+        self._frames = None

@@ -1,0 +1,20 @@
+"""Event sinks: where alerts go. Each runs on its own thread behind the ``EventBus``."""
+
+from __future__ import annotations
+
+from daemon.config import SinksConfig
+
+from .base import EventBus, Sink, SinkWorker
+from .jsonl import JsonlSink
+from .snapshot import SnapshotSink
+
+__all__ = ["EventBus", "JsonlSink", "Sink", "SinkWorker", "SnapshotSink", "create_sinks"]
+
+
+def create_sinks(cfg: SinksConfig) -> list[Sink]:
+    sinks: list[Sink] = []
+    if cfg.jsonl.enabled:
+        sinks.append(JsonlSink(cfg.jsonl.path, fsync=cfg.jsonl.fsync))
+    if cfg.snapshots.enabled:
+        sinks.append(SnapshotSink(cfg.snapshots.dir, jpeg_quality=cfg.snapshots.jpeg_quality))
+    return sinks

@@ -1,0 +1,45 @@
+"""Writes the annotated JPEG of the frame that started each alert, at ``<dir>/<camera>/<alert_id>.jpg``.
+
+The relative path is built by the rule engine from the camera name (validated to ``[A-Za-z0-9_.-]``) and a
+generated id, never from free text, and is checked again here so nothing can be written outside ``dir``.
+The file is written to a temporary name and renamed, so a reader never sees half a JPEG.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+
+from daemon.events import EventMessage
+
+from .annotate import annotate
+from .base import Sink
+
+
+class SnapshotSink(Sink):
+    name = "snapshots"
+
+    def __init__(self, directory: Path, *, jpeg_quality: int = 90) -> None:
+        self.directory = directory.resolve()
+        self.jpeg_quality = jpeg_quality
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def write(self, message: EventMessage) -> None:
+        req = message.snapshot
+        if req is None:
+            return
+        target = (self.directory / req.relpath).resolve()
+        if not target.is_relative_to(self.directory):
+            raise ValueError(f"snapshot path {req.relpath!r} escapes {self.directory}")
+        ok, data = cv2.imencode(".jpg", annotate(req), [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            raise ValueError("JPEG encoding failed")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".jpg.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data.tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)

@@ -1,0 +1,17 @@
+"""The tracker interface: one instance per camera, fed that camera's detections in frame order."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from daemon.types import Detections, TrackUpdate
+
+
+class Tracker(Protocol):
+    def update(self, detections: Detections, ts: float) -> TrackUpdate:
+        """Associate one frame's detections (taken at ``ts`` seconds) with the tracks so far.
+
+        Returns the confirmed tracks matched in this frame and the ids of confirmed tracks removed.
+        Ids are unique for the tracker's life and never reused.
+        """
+        ...
