@@ -111,9 +111,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         log.info("received %s: shutting down", signal.Signals(signum).name)
         pipeline.stop()
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    summary = pipeline.run(duration=args.duration)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        summary = pipeline.run(duration=args.duration)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     for (camera, rule, kind), n in sorted(summary.events.items()):
         log.info("events: camera=%s rule=%s %s=%d", camera, rule, kind, n)
     return EXIT_OK

@@ -118,12 +118,9 @@ class _RuleConfig(_Model):
         30.0, ge=0.0, description="Seconds after an 'end' before the same rule may start for the same object."
     )
 
-    def referenced_labels(self) -> set[str]:
+    def referenced_labels(self) -> dict[str, set[str]]:
+        """Field name → the labels it needs the model to produce."""
         raise NotImplementedError
-
-    def referenced_zones(self) -> set[str]:
-        zone = getattr(self, "zone", None)
-        return {zone} if zone else set()
 
 
 class PpeRuleConfig(_RuleConfig):
@@ -155,8 +152,12 @@ class PpeRuleConfig(_RuleConfig):
             raise ValueError("give 'required' items, 'violation_labels', or both")
         return self
 
-    def referenced_labels(self) -> set[str]:
-        return {self.person_label, *self.required, *self.violation_labels}
+    def referenced_labels(self) -> dict[str, set[str]]:
+        return {
+            "person_label": {self.person_label},
+            "required": set(self.required),
+            "violation_labels": set(self.violation_labels),
+        }
 
 
 class ZoneIntrusionRuleConfig(_RuleConfig):
@@ -169,8 +170,8 @@ class ZoneIntrusionRuleConfig(_RuleConfig):
         "bottom_center", description="Point of the box that must be inside: 'bottom_center' (feet), ..."
     )
 
-    def referenced_labels(self) -> set[str]:
-        return set(self.labels)
+    def referenced_labels(self) -> dict[str, set[str]]:
+        return {"labels": set(self.labels)}
 
 
 RuleConfig = Annotated[PpeRuleConfig | ZoneIntrusionRuleConfig, Field(discriminator="kind")]
@@ -202,18 +203,6 @@ class CameraConfig(_Model):
                 raise ValueError(f"zone name {name!r} must match {NAME_PATTERN}")
         return zones
 
-    @model_validator(mode="after")
-    def _references(self) -> CameraConfig:
-        names = [r.name for r in self.rules]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"rule names must be unique per camera; repeated: {', '.join(dupes)}")
-        for rule in self.rules:
-            for zone in sorted(rule.referenced_zones() - set(self.zones)):
-                known = ", ".join(sorted(self.zones)) or "none declared"
-                raise ValueError(f"rule {rule.name!r} names unknown zone {zone!r} (zones: {known})")
-        return self
-
     @property
     def kind(self) -> Literal["file", "rtsp", "usb"]:
         return source_kind(self.url)
@@ -243,22 +232,16 @@ class Config(_Model):
     sinks: SinksConfig = Field(default_factory=SinksConfig)  # type: ignore[arg-type]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
 
-    @model_validator(mode="after")
-    def _unique_cameras(self) -> Config:
-        names = [c.name for c in self.cameras]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"camera names must be unique; repeated: {', '.join(dupes)}")
-        return self
-
     def referenced_labels(self) -> dict[str, set[str]]:
-        """Key path → labels that path needs the model to produce."""
+        """Key path → labels that key needs the model to produce."""
         out: dict[str, set[str]] = {}
         if self.model.classes:
             out["model.classes"] = set(self.model.classes)
         for i, cam in enumerate(self.cameras):
             for j, rule in enumerate(cam.rules):
-                out[f"cameras[{i}].rules[{j}]"] = rule.referenced_labels()
+                for key, labels in rule.referenced_labels().items():
+                    if labels:
+                        out[f"cameras[{i}].rules[{j}].{key}"] = labels
         return out
 
 
@@ -314,6 +297,12 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
                 msg = "unknown key"
             elif err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
                 msg = f"must be one of {err['ctx']['expected']}"
+            elif err["type"] == "union_tag_invalid":
+                where += ".kind"
+                msg = f"unknown rule kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
+            elif err["type"] == "union_tag_not_found":
+                where += ".kind"
+                msg = f"missing; expected one of {', '.join(map(repr, RULE_KINDS))}"
             problems.append(f"{where}: {msg}")
         raise ConfigError(problems) from None
     return _resolve(config, base_dir)
@@ -348,8 +337,21 @@ def _resolve(config: Config, base_dir: Path) -> Config:
         problems.append(f"model.path: {exc}")
         resolved = Path(model_path)
 
+    seen_cameras: set[str] = set()
     cameras = []
     for i, cam in enumerate(config.cameras):
+        if cam.name in seen_cameras:
+            problems.append(f"cameras[{i}].name: camera name {cam.name!r} is used twice")
+        seen_cameras.add(cam.name)
+        seen_rules: set[str] = set()
+        for j, rule in enumerate(cam.rules):
+            if rule.name in seen_rules:
+                problems.append(f"cameras[{i}].rules[{j}].name: rule name {rule.name!r} is used twice")
+            seen_rules.add(rule.name)
+            zone = getattr(rule, "zone", None)
+            if zone is not None and zone not in cam.zones:
+                known = ", ".join(sorted(cam.zones)) or "none declared"
+                problems.append(f"cameras[{i}].rules[{j}].zone: unknown zone {zone!r} (zones: {known})")
         url = cam.url
         if cam.kind == "file":
             fpath = absolute(file_path(url).expanduser())

@@ -80,9 +80,14 @@ class Producer(threading.Thread):
         return self.ident is not None and not self.is_alive()
 
     def _set_state(self, state: CameraState, detail: str = "") -> None:
-        if state is not self.state:
-            self.state = state
-            log.info("camera %s: %s%s", self.camera.name, state.value, f" ({detail})" if detail else "")
+        """Log a state change once; a camera that stays down logs each further retry at INFO."""
+        level = logging.WARNING if state in (CameraState.RECONNECTING, CameraState.FAILED) else logging.INFO
+        if state is self.state:
+            level = logging.INFO
+            if state is not CameraState.RECONNECTING:
+                return
+        self.state = state
+        log.log(level, "camera %s: %s%s", self.camera.name, state.value, f" ({detail})" if detail else "")
 
     def run(self) -> None:
         backoff = BACKOFF_START

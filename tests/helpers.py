@@ -1,0 +1,98 @@
+"""Test helpers: write configs, scripts and videos; read events back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from daemon.samples import write_video
+
+Box = tuple[float, float, float, float]
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (str, Path)):
+        return json.dumps(str(v))
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(type(v))
+
+
+def to_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """A small TOML writer for test configs: top-level dicts become tables, lists of dicts arrays of
+    tables, every other dict an inline table."""
+    lines, tables, arrays = [], [], []
+    for key, value in data.items():
+        if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            arrays.append((key, value))
+        elif isinstance(value, dict) and not prefix:
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    out = "".join(line + "\n" for line in lines)
+    for key, value in tables:
+        out += f"\n[{key}]\n" + to_toml(value, key)
+    for key, items in arrays:
+        name = f"{prefix}.{key}" if prefix else key
+        for item in items:
+            out += f"\n[[{name}]]\n" + to_toml(item, name)
+    return out
+
+
+def write_script(
+    path: Path,
+    frames: dict[tuple[str, int], list[tuple[float, float, float, float, float, str]]],
+    labels: list[str] | None = None,
+) -> Path:
+    """A scripted-detector JSONL file: (camera, frame index) → detection rows."""
+    with open(path, "w") as fh:
+        if labels:
+            fh.write(json.dumps({"labels": labels}) + "\n")
+        for (camera, index), rows in sorted(frames.items()):
+            fh.write(
+                json.dumps({"camera": camera, "frame": index, "detections": [list(r) for r in rows]}) + "\n"
+            )
+    return path
+
+
+def moving_box_frames(
+    n: int, size: tuple[int, int], boxes: Callable[[int], list[Box]]
+) -> Iterator[np.ndarray]:
+    """Frames with filled rectangles where ``boxes(i)`` says, over a textured background."""
+    w, h = size
+    rng = np.random.default_rng(0)
+    background = rng.integers(40, 90, (h, w, 3), dtype=np.uint8)
+    for i in range(n):
+        img = background.copy()
+        for k, (x1, y1, x2, y2) in enumerate(boxes(i)):
+            color = ((50 + 70 * k) % 255, 200, (255 - 60 * k) % 255)
+            cv2.rectangle(img, (int(x1), int(y1)), (int(x2), int(y2)), color, -1)
+        yield img
+
+
+def make_video(
+    path: Path,
+    n: int,
+    fps: int = 10,
+    size: tuple[int, int] = (160, 120),
+    boxes: Callable[[int], list[Box]] | None = None,
+) -> Path:
+    write_video(path, moving_box_frames(n, size, boxes or (lambda i: [(10 + i, 20, 40 + i, 90)])), fps=fps)
+    return path
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -1,0 +1,200 @@
+"""Bad configs: each is reported as ``key.path: message`` and exits 2, with no traceback, for both
+``run`` and ``check-config``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Site
+from helpers import to_toml
+
+from daemon.cli import main
+
+
+def good(site: Site) -> dict[str, Any]:
+    video = site.video("cam", 5)
+    site.detect("cam", 0, (1, 1, 10, 10, 0.9, "person"))
+    script = site.root / "script.jsonl"
+    script.write_text('{"labels": ["person", "hardhat"]}\n')
+    return {
+        "model": {"backend": "scripted", "path": str(script)},
+        "cameras": [
+            {
+                "name": "cam",
+                "url": str(video),
+                "zones": {"z": {"points": [[0, 0], [1, 0], [1, 1]]}},
+                "rules": [{"name": "r", "kind": "zone_intrusion", "zone": "z"}],
+            }
+        ],
+    }
+
+
+def edit(cfg: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``a.b[0].c`` (or delete it when value is ...)."""
+    keys: list[Any] = []
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        keys.append(int(part) if part.isdigit() else part)
+    node = cfg
+    for k in keys[:-1]:
+        node = node[k]
+    if value is ...:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+
+
+CASES = [
+    ("unknown top-level key", "colour", "red", "colour: unknown key"),
+    ("unknown camera key", "cameras[0].ulr", "x", "cameras[0].ulr: unknown key"),
+    ("missing model path", "model.path", ..., "model.path: Field required"),
+    ("wrong type", "cameras[0].fps", "fast", "cameras[0].fps: Input should be a valid number"),
+    (
+        "out of range",
+        "model.min_confidence",
+        2.0,
+        "model.min_confidence: Input should be less than or equal to 1",
+    ),
+    ("bad backend", "model.backend", "magic", "model.backend: must be one of 'ultralytics' or 'scripted'"),
+    ("bad device", "model.device", "gpu9", "model.device: must be 'auto'"),
+    ("missing video file", "cameras[0].url", "/nonexistent/clip.mp4", "cameras[0].url: video file not found"),
+    ("missing model file", "model.path", "/nonexistent/model.pt", "model.path: model file not found"),
+    ("bad camera name", "cameras[0].name", "../etc", "cameras[0].name: String should match pattern"),
+    (
+        "unknown rule kind",
+        "cameras[0].rules[0].kind",
+        "teleport",
+        "cameras[0].rules[0].kind: unknown rule kind 'teleport'",
+    ),
+    (
+        "unknown zone",
+        "cameras[0].rules[0].zone",
+        "nowhere",
+        "cameras[0].rules[0].zone: unknown zone 'nowhere' (zones: z)",
+    ),
+    (
+        "rule field type",
+        "cameras[0].rules[0].min_duration",
+        "long",
+        "cameras[0].rules[0].min_duration: Input should be a valid number",
+    ),
+    (
+        "label the model lacks",
+        "cameras[0].rules[0].labels",
+        ["forklift"],
+        "cameras[0].rules[0].labels: label(s) 'forklift' not produced by the model",
+    ),
+    (
+        "zone point out of range",
+        "cameras[0].zones.z.points",
+        [[0, 0], [2, 0], [1, 1]],
+        "cameras[0].zones.z: normalized points must lie within 0..1",
+    ),
+    ("unset password variable", "cameras[0].url", "rtsp://cam.local/stream", None),
+    ("no cameras", "cameras", [], "cameras: List should have at least 1 item"),
+    (
+        "label map names no class",
+        "model.labels",
+        {"Nomral": "person"},
+        "model.labels: 'Nomral' is not a class of the model",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "key", "value", "expected"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("command", ["run", "check-config"])
+def test_bad_config_names_the_key_and_exits_2(
+    site: Site,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    what: str,
+    key: str,
+    value: Any,
+    expected: str | None,
+) -> None:
+    cfg = good(site)
+    edit(cfg, key, value)
+    if what == "unset password variable":
+        cfg["cameras"][0]["password_env"] = "SITEWATCH_TEST_UNSET_PASSWORD"
+        expected = "cameras[0].password_env: environment variable SITEWATCH_TEST_UNSET_PASSWORD is not set"
+    path = site.root / "bad.toml"
+    path.write_text(to_toml(cfg))
+    argv = ["run", "--config", str(path)] if command == "run" else ["check-config", str(path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert "Traceback" not in err
+
+
+def test_duplicate_camera_and_rule_names_are_reported_together(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = good(site)
+    cfg["cameras"].append(dict(cfg["cameras"][0]))
+    cfg["cameras"][1]["rules"] = [cfg["cameras"][0]["rules"][0]] * 2
+    path = site.root / "bad.toml"
+    path.write_text(to_toml(cfg))
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "cameras[1].name: camera name 'cam' is used twice" in err
+    assert "cameras[1].rules[1].name: rule name 'r' is used twice" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("model = [", "invalid TOML"), (None, "config file not found")],
+    ids=["invalid-toml", "missing-file"],
+)
+def test_unreadable_config_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str | None, expected: str
+) -> None:
+    path = tmp_path / "c.toml"
+    if text is not None:
+        path.write_text(text)
+    assert main(["check-config", str(path)]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_the_installed_command_exits_2_without_traceback(site: Site) -> None:
+    cfg = good(site)
+    cfg["cameras"][0]["fps"] = -1
+    path = site.root / "bad.toml"
+    path.write_text(to_toml(cfg))
+    proc = subprocess.run(
+        [sys.executable, "-m", "daemon", "run", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert proc.returncode == 2
+    assert "cameras[0].fps: Input should be greater than or equal to 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_check_config_prints_a_summary_of_the_default_config(capsys: pytest.CaptureFixture[str]) -> None:
+    default = Path(__file__).parents[1] / "config.toml"
+    assert main(["check-config", str(default)]) == 0
+    out = capsys.readouterr().out
+    assert "cameras: 1" in out and "street: file" in out
+    assert "rule restricted-area: zone_intrusion" in out
+    assert "labels:  person" in out
+    assert "config OK" in out
+
+
+def test_relative_paths_resolve_against_the_config_file(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from daemon.config import load_config
+
+    cfg = good(site)
+    cfg["cameras"][0]["url"] = "cam.mp4"
+    cfg["model"]["path"] = "script.jsonl"
+    (site.root / "c.toml").write_text(to_toml(cfg))
+    monkeypatch.chdir("/")
+    loaded = load_config(site.root / "c.toml")
+    assert loaded.cameras[0].url == str(site.root / "cam.mp4")
+    assert loaded.model.path == str(site.root / "script.jsonl")
+    assert loaded.sinks.jsonl.path == site.root / "sitewatch-data/events.jsonl"
