@@ -299,7 +299,9 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
                 msg = f"must be one of {err['ctx']['expected']}"
             elif err["type"] == "union_tag_invalid":
                 where += ".kind"
-                msg = f"unknown rule kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
+                msg = (
+                    f"unknown rule kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
+                )
             elif err["type"] == "union_tag_not_found":
                 where += ".kind"
                 msg = f"missing; expected one of {', '.join(map(repr, RULE_KINDS))}"

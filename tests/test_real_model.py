@@ -134,3 +134,21 @@ clear_after = 0.5
         assert (x1 + x2) / 2 < 0.5 and e["label"] == "person" and e["model"] == "best.pt"
         assert cv2.imread(str(result.snapshots / e["snapshot"])) is not None
     assert sorted(e["alert_id"] for e in ends) == sorted(e["alert_id"] for e in starts)
+
+
+def test_the_default_config_runs_out_of_the_box(site: Site) -> None:
+    """The README's run command on config.toml, against a copy whose outputs go to a temp dir."""
+    repo = Path(__file__).parents[1]
+    text = (repo / "config.toml").read_text()
+    assert 'url = "samples/bus-pan.mp4"' in text
+    (site.root / "config.toml").write_text(
+        text.replace('url = "samples/bus-pan.mp4"', f'url = "{repo / "samples/bus-pan.mp4"}"')
+        .replace('"sitewatch-data/events.jsonl"', '"out/events.jsonl"')
+        .replace('"sitewatch-data/snapshots"', '"out/snapshots"')
+    )
+    result = site.run("--max-frames", "40")  # the first 4 s: people stand in the restricted zone
+    assert result.rc == 0, result.err
+    starts = [e for e in result.events if e["type"] == "start"]
+    assert starts and all(e["rule"]["name"] == "restricted-area" for e in starts)
+    assert all((result.snapshots / e["snapshot"]).is_file() for e in starts)
+    assert len([e for e in result.events if e["type"] == "end"]) == len(starts)

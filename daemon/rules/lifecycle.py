@@ -83,7 +83,7 @@ class Lifecycle:
                 if ts < st.cooldown_until:
                     continue
                 st.phase, st.since = Phase.PENDING, ts
-            elif st.phase is Phase.PENDING and ts - st.last_true > t.clear_after:
+            elif st.phase is Phase.PENDING and ts - st.last_true > t.clear_after + _EPS:
                 st.since = ts  # the earlier stretch was interrupted for too long: start over
             st.last_true, st.subject = ts, subject
             if st.phase is Phase.PENDING and ts - st.since >= t.min_duration - _EPS:
@@ -95,7 +95,7 @@ class Lifecycle:
             if st.phase is Phase.COOLDOWN:
                 if ts >= st.cooldown_until:
                     del self._states[key]
-            elif ts - st.last_true > t.clear_after:
+            elif ts - st.last_true > t.clear_after + _EPS:
                 if st.phase is Phase.ACTIVE:
                     out.append(self._end(st, ts, "cleared"))
                     if t.cooldown > 0:

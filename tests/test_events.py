@@ -1,0 +1,50 @@
+"""The event payload and its ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from daemon.events import BBox, Event, RuleRef, iso_utc, new_id
+
+
+def test_ids_are_unique_uuid7_and_sort_in_creation_order() -> None:
+    ids = [new_id() for _ in range(5000)]
+    assert len(set(ids)) == 5000
+    assert ids == sorted(ids)
+    assert all(i[14] == "7" for i in ids)
+
+
+def test_iso_utc_has_milliseconds_and_z() -> None:
+    assert iso_utc(0.25) == "1970-01-01T00:00:00.250Z"
+
+
+def test_event_json_validates_against_the_published_schema(event_schema: dict[str, Any]) -> None:
+    event = Event(
+        event_id=new_id(),
+        alert_id=new_id(),
+        type="end",
+        rule=RuleRef("hardhat", "ppe"),
+        camera="gate-1",
+        track_id=3,
+        label="person",
+        confidence=0.87654,
+        bbox=BBox.from_pixels((10, 20, 110, 220), (640, 480)),
+        zone=None,
+        started_at=1000.0,
+        ended_at=1004.5,
+        frame_ts=1005.0,
+        snapshot="gate-1/x.jpg",
+        reason="cleared",
+        model="best.pt",
+        host="box",
+    )
+    data = event.to_dict()
+    jsonschema.validate(data, event_schema)
+    assert data["duration_s"] == 4.5
+    assert data["bbox"] == {
+        "xyxy": [10.0, 20.0, 110.0, 220.0],
+        "normalized": [0.01562, 0.04167, 0.17188, 0.45833],
+    }
+    assert data["confidence"] == 0.8765

@@ -1,0 +1,92 @@
+"""Sinks run on their own threads: a stuck sink never blocks publishing; nothing escapes the snapshot dir."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daemon.events import BBox, Event, EventMessage, RuleRef, SnapshotRequest, new_id
+from daemon.types import Tracks
+from sinks import EventBus, JsonlSink, Sink, SnapshotSink
+
+
+def message(relpath: str = "cam/a.jpg") -> EventMessage:
+    event = Event(
+        new_id(),
+        new_id(),
+        "start",
+        RuleRef("r", "ppe"),
+        "cam",
+        1,
+        "person",
+        0.9,
+        BBox.from_pixels((1, 1, 5, 5), (10, 10)),
+        None,
+        0.0,
+        None,
+        0.0,
+        relpath,
+        None,
+        "m",
+        "h",
+    )
+    snap = SnapshotRequest(np.zeros((10, 10, 3), np.uint8), Tracks.empty(), {}, (1, 1, 5, 5), "cap", relpath)
+    return EventMessage(event, snap)
+
+
+class GateSink(Sink):
+    name = "gate"
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.got: list[str] = []
+
+    def write(self, m: EventMessage) -> None:
+        self.gate.wait(10)
+        self.got.append(m.event.event_id)
+
+
+def test_a_stuck_sink_does_not_block_publishing_and_still_gets_everything(tmp_path: Path) -> None:
+    slow = GateSink()
+    jsonl = JsonlSink(tmp_path / "e.jsonl", fsync=False)
+    bus = EventBus([slow, jsonl])
+    messages = [message() for _ in range(200)]
+    for m in messages:
+        bus.publish(m)  # returns although the slow sink is stuck on its first write
+    slow.gate.set()
+    assert bus.close(timeout=10)
+    assert slow.got == [m.event.event_id for m in messages]
+    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 200
+
+
+def test_failing_sink_is_counted_and_does_not_stop_the_others(tmp_path: Path) -> None:
+    class Broken(Sink):
+        name = "broken"
+
+        def write(self, m: EventMessage) -> None:
+            raise OSError("disk full")
+
+    bus = EventBus([Broken(), JsonlSink(tmp_path / "e.jsonl", fsync=False)])
+    for _ in range(3):
+        bus.publish(message())
+    assert bus.close(timeout=5)
+    assert bus.workers[0].errors == 3 and bus.workers[1].written == 3
+
+
+@pytest.mark.parametrize("relpath", ["../escape.jpg", "/etc/x.jpg", "cam/../../x.jpg"])
+def test_snapshot_paths_cannot_escape_the_directory(tmp_path: Path, relpath: str) -> None:
+    sink = SnapshotSink(tmp_path / "snaps")
+    with pytest.raises(ValueError, match="escapes"):
+        sink.write(message(relpath))
+
+
+def test_snapshot_is_a_decodable_jpeg(tmp_path: Path) -> None:
+    import cv2
+
+    SnapshotSink(tmp_path).write(message("cam/a.jpg"))
+    img = cv2.imread(str(tmp_path / "cam/a.jpg"))
+    assert img is not None and img.shape == (10, 10, 3)
+    assert not list(tmp_path.rglob("*.tmp"))

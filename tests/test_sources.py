@@ -1,0 +1,105 @@
+"""File decoding with PyAV: timestamps, looping, frame-rate caps, damaged files."""
+
+from __future__ import annotations
+
+import threading
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from helpers import make_video
+
+from daemon.config import CameraConfig
+from daemon.queues import FrameHub
+from daemon.sources import CameraState, Producer, create_source
+from daemon.sources.file import FileSource
+
+
+def read_all(source: FileSource, limit: int = 10_000) -> list[float]:
+    source.open()
+    out = []
+    while len(out) < limit and (item := source.read()) is not None:
+        assert item[0].shape == (120, 160, 3)
+        out.append(item[1])
+    source.close()
+    return out
+
+
+def test_file_timestamps_follow_the_streams_presentation_times(tmp_path: Path) -> None:
+    ts = read_all(FileSource(str(make_video(tmp_path / "v.mp4", 20, fps=10))))
+    assert len(ts) == 20
+    steps = [b - a for a, b in pairwise(ts)]
+    assert steps == pytest.approx([0.1] * 19, abs=1e-6)  # file time, not decode time
+
+
+def test_looping_keeps_time_increasing(tmp_path: Path) -> None:
+    ts = read_all(FileSource(str(make_video(tmp_path / "v.mp4", 10, fps=10)), loop=True), limit=35)
+    assert len(ts) == 35
+    steps = [b - a for a, b in pairwise(ts)]
+    assert steps == pytest.approx([0.1] * 34, abs=1e-6)
+
+
+def run_producer(camera: CameraConfig, max_frames: int | None = None) -> tuple[Producer, list[float]]:
+    hub = FrameHub()
+    hub.add_camera(camera.name, 1000, "block")
+    producer = Producer(camera, create_source(camera), hub, max_frames=max_frames)
+    producer.start()
+    producer.join(30)
+    assert producer.done
+    return producer, [f.ts for f in hub.take_batch(1000, 0, 0.1)]
+
+
+def test_fps_cap_chooses_frames_by_timestamp(tmp_path: Path) -> None:
+    video = make_video(tmp_path / "v.mp4", 30, fps=30)
+    producer, ts = run_producer(CameraConfig(name="c", url=str(video), fps=10))
+    assert len(ts) == 10
+    steps = [b - a for a, b in pairwise(ts)]
+    assert steps == pytest.approx([0.1] * 9, abs=1e-3)
+    assert producer.state is CameraState.ENDED
+
+
+def test_max_frames_stops_the_producer(tmp_path: Path) -> None:
+    video = make_video(tmp_path / "v.mp4", 30)
+    producer, ts = run_producer(CameraConfig(name="c", url=str(video), loop=True), max_frames=45)
+    assert len(ts) == 45 and producer.frames == 45
+
+
+def test_truncated_stream_decodes_what_it_can_and_ends_cleanly(tmp_path: Path) -> None:
+    video = make_video(tmp_path / "v.ts", 40)  # MPEG-TS: readable up to wherever it was cut
+    broken = tmp_path / "broken.ts"
+    broken.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    producer, ts = run_producer(CameraConfig(name="c", url=str(broken)))
+    assert producer.state is CameraState.ENDED
+    assert 0 < len(ts) < 40
+
+
+def test_corrupted_bytes_do_not_stop_decoding(tmp_path: Path) -> None:
+    video = make_video(tmp_path / "v.ts", 40)
+    data = bytearray(video.read_bytes())
+    for i in range(len(data) // 3, len(data) // 3 + 2000):
+        data[i] ^= 0x5A
+    broken = tmp_path / "corrupt.ts"
+    broken.write_bytes(bytes(data))
+    producer, ts = run_producer(CameraConfig(name="c", url=str(broken)))
+    assert producer.state is CameraState.ENDED
+    assert len(ts) > 20  # frames after the damage are still decoded
+
+
+def test_a_file_that_is_not_video_fails_without_killing_the_thread_silently(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.mp4"
+    bogus.write_text("not a video")
+    producer, ts = run_producer(CameraConfig(name="c", url=str(bogus)))
+    assert producer.state is CameraState.FAILED and ts == []
+
+
+def test_stop_interrupts_a_realtime_file(tmp_path: Path) -> None:
+    video = make_video(tmp_path / "v.mp4", 10, fps=10)
+    camera = CameraConfig(name="c", url=str(video), realtime=True, loop=True)
+    hub = FrameHub()
+    hub.add_camera("c", 2, "latest")
+    producer = Producer(camera, create_source(camera), hub)
+    producer.start()
+    threading.Event().wait(0.5)
+    producer.stop()
+    producer.join(5)
+    assert producer.done and producer.frames > 0
