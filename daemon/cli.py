@@ -12,9 +12,13 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import Config, ConfigError, check_labels, load_config
+
+if TYPE_CHECKING:
+    from .detectors import Detector
 
 log = logging.getLogger("sitewatch")
 
@@ -42,12 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_detector(config: Config):  # type: ignore[no-untyped-def]
+def _load_detector(config: Config) -> Detector:
     """Load the model and check every label the config names against it (ConfigError if not)."""
     from .detectors import create_detector
 
     detector = create_detector(config.model)
-    unknown = getattr(detector, "unknown_sources", [])
+    unknown = detector.unknown_sources
     if unknown:
         raise ConfigError(
             [f"model.labels: {', '.join(map(repr, unknown))} is not a class of the model {detector.name}"]
@@ -119,6 +123,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     for (camera, rule, kind), n in sorted(summary.events.items()):
         log.info("events: camera=%s rule=%s %s=%d", camera, rule, kind, n)
+    if summary.failed and len(summary.failed) == len(config.cameras):
+        log.error("no camera could be read (%s)", ", ".join(summary.failed))
+        return EXIT_FAILURE
     return EXIT_OK
 
 

@@ -24,7 +24,7 @@ from .detectors import Detector
 from .events import EventMessage
 from .queues import FrameHub
 from .rules import RuleEngine, build_engine
-from .sources import Producer, create_source
+from .sources import CameraState, Producer, create_source
 from .types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ class RunSummary:
     events: dict[tuple[str, str, str], int] = field(default_factory=dict)
     """(camera, rule, type) → count."""
     sink_errors: dict[str, int] = field(default_factory=dict)
+    failed: tuple[str, ...] = ()
+    """Cameras that could not be read at all (a file that is not video, say)."""
 
     @property
     def total_frames(self) -> int:
@@ -134,8 +136,9 @@ class Pipeline:
                     self._publish(message)
         if not self.bus.close(timeout=5.0):
             log.error("a sink did not finish writing within 5 s")
+        deadline = time.monotonic() + 1.0  # a producer stuck in a network read is a daemon thread
         for cam in self.cameras.values():
-            cam.producer.join(0.5)
+            cam.producer.join(max(0.0, deadline - time.monotonic()))
         self.detector.close()
         summary = self.summary()
         log.info(
@@ -153,6 +156,7 @@ class Pipeline:
             dropped={name: self.hub.dropped(name) for name in self.cameras},
             events=dict(self.events),
             sink_errors={w.sink.name: w.errors + w.dropped for w in self.bus.workers},
+            failed=tuple(n for n, c in self.cameras.items() if c.producer.state is CameraState.FAILED),
         )
 
     # --- the inference worker ----------------------------------------------------------------------

@@ -101,3 +101,14 @@ def test_unreachable_cameras_retry_while_others_run_and_no_password_leaks(site: 
     assert "rtsp://admin.ops%40site:***@127.0.0.1" in out
     for secret in ("s3cr3t-inline", "hunter2-from-env"):
         assert secret not in out and secret not in events
+
+
+def test_exit_1_when_no_camera_can_be_read(site: Site) -> None:
+    bogus = site.root / "notes.mp4"
+    bogus.write_text("this is not a video")
+    config = site.config([{"name": "broken", "url": str(bogus)}])
+    proc = start_daemon(config)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "camera broken: failed" in out and "no camera could be read (broken)" in out
+    assert "Traceback" not in out

@@ -152,3 +152,21 @@ def test_the_default_config_runs_out_of_the_box(site: Site) -> None:
     assert starts and all(e["rule"]["name"] == "restricted-area" for e in starts)
     assert all((result.snapshots / e["snapshot"]).is_file() for e in starts)
     assert len([e for e in result.events if e["type"] == "end"]) == len(starts)
+
+
+def test_onnx_models_load_through_the_same_backend() -> None:
+    """The package also ships an fp16 ONNX export; YOLO() runs it with onnxruntime on the CPU."""
+    import cv2 as _cv2
+
+    detector = create_detector(
+        ModelConfig(
+            path=str(resolve_package_path("pkg:fall_detection/models/best_fp16.onnx")),
+            labels=LABELS,
+            min_confidence=0.3,
+            device="cpu",
+        )
+    )
+    assert detector.labels == {"person"} and detector.name == "best_fp16.onnx"
+    image = _cv2.imread(str(ultralytics_asset("bus.jpg")))
+    detections = detector.detect([Frame("bus", 0, 0.0, image)])[0]
+    assert (iou_matrix(CLEAR_PEOPLE, detections.xyxy).max(axis=1) > 0.7).all()

@@ -21,6 +21,8 @@ class Detector(ABC):
 
     name: str
     labels: frozenset[str]
+    unknown_sources: Sequence[str] = ()
+    """Keys of the config's ``labels`` map that name no class of the model (typos, reported as errors)."""
 
     @abstractmethod
     def detect(self, frames: Sequence[Frame]) -> list[Detections]: ...
