@@ -76,16 +76,52 @@ class ModelConfig(_Model):
 
 
 class TrackerConfig(_Model):
-    kind: Literal["iou"] = Field("iou", description="Multi-object tracker: 'iou' (Hungarian IoU matching).")
+    kind: Literal["bytetrack", "iou"] = Field(
+        "bytetrack",
+        description="Multi-object tracker: 'bytetrack' (Kalman motion, two-stage association that keeps "
+        "half-hidden objects) or 'iou' (plain IoU matching, a baseline).",
+    )
+    high_thresh: float = Field(
+        0.5, gt=0.0, le=1.0, description="bytetrack: detections scoring at least this are matched first."
+    )
+    low_thresh: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="bytetrack: detections between this and high_thresh only keep existing tracks alive.",
+    )
+    new_track_thresh: float = Field(
+        0.6, gt=0.0, le=1.0, description="bytetrack: least score for a detection to start a new track."
+    )
+    match_thresh: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="bytetrack: largest matching cost (1 - IoU x score) for a track to take a detection.",
+    )
+    lost_seconds: float = Field(
+        2.0,
+        ge=0.0,
+        description="bytetrack: seconds a track survives unseen (occlusion) before it is removed.",
+    )
     iou_threshold: float = Field(
-        0.3, gt=0.0, le=1.0, description="Least IoU between a track and a detection to match them."
+        0.3, gt=0.0, le=1.0, description="iou: least IoU between a track and a detection to match them."
     )
     min_hits: int = Field(
-        2, ge=1, le=100, description="Detections in a row before a track is confirmed and shown to rules."
+        2,
+        ge=1,
+        le=100,
+        description="iou: detections in a row before a track is confirmed and shown to rules.",
     )
     max_lost_seconds: float = Field(
-        1.0, ge=0.0, description="Seconds a confirmed track survives unseen before it is removed."
+        1.0, ge=0.0, description="iou: seconds a confirmed track survives unseen before it is removed."
     )
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> TrackerConfig:
+        if self.low_thresh >= self.high_thresh:
+            raise ValueError("low_thresh must be below high_thresh")
+        return self
 
 
 class ZoneConfig(_Model):

@@ -187,7 +187,7 @@ class Pipeline:
             cam = self.cameras.get(frame.camera)
             if cam is None:
                 return
-            update = cam.tracker.update(detections, frame.ts)
+            update = cam.tracker.update(detections, frame.ts, frame.size)
             cam.processed += 1
             for message in cam.engine.process(frame, detections, update.tracks, update.removed):
                 self._publish(message)

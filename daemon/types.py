@@ -81,12 +81,17 @@ class Detections:
 
 @dataclass(frozen=True, slots=True)
 class Tracks:
-    """Confirmed tracks seen in one frame. ``track_id`` is unique per camera and never reused."""
+    """Confirmed tracks seen in one frame. ``track_id`` is unique per camera and never reused.
+
+    ``xyxy`` is the box of the detection that continued the track in this frame (measured, not smoothed);
+    ``detection`` is that detection's index in the frame's ``Detections``.
+    """
 
     track_id: npt.NDArray[np.int64]
     xyxy: BoxArray
     confidence: npt.NDArray[np.float32]
     label: npt.NDArray[np.str_]
+    detection: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return len(self.track_id)
@@ -98,10 +103,17 @@ class Tracks:
             xyxy=np.zeros((0, 4), np.float32),
             confidence=np.zeros(0, np.float32),
             label=np.zeros(0, dtype="<U1"),
+            detection=np.zeros(0, np.int64),
         )
 
     def select(self, mask: npt.NDArray[np.bool_]) -> Tracks:
-        return Tracks(self.track_id[mask], self.xyxy[mask], self.confidence[mask], self.label[mask])
+        return Tracks(
+            self.track_id[mask],
+            self.xyxy[mask],
+            self.confidence[mask],
+            self.label[mask],
+            self.detection[mask],
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ class _Track:
     confidence: float
     hits: int
     last_ts: float
+    detection: int
     track_id: int = 0  # 0 until confirmed
 
     @property
@@ -45,7 +46,9 @@ class IouTracker:
         """Tracks held (tentative and confirmed)."""
         return len(self._tracks)
 
-    def update(self, detections: Detections, ts: float) -> TrackUpdate:
+    def update(
+        self, detections: Detections, ts: float, frame_size: tuple[int, int] | None = None
+    ) -> TrackUpdate:
         matched_det = np.zeros(len(detections), bool)
         seen: list[_Track] = []
         for label in np.unique(detections.label):
@@ -64,12 +67,18 @@ class IouTracker:
                 track.confidence = float(detections.confidence[d])
                 track.hits += 1
                 track.last_ts = ts
+                track.detection = int(d)
                 matched_det[d] = True
                 seen.append(track)
 
         for d in np.flatnonzero(~matched_det):
             track = _Track(
-                str(detections.label[d]), detections.xyxy[d].copy(), float(detections.confidence[d]), 1, ts
+                str(detections.label[d]),
+                detections.xyxy[d].copy(),
+                float(detections.confidence[d]),
+                1,
+                ts,
+                int(d),
             )
             self._tracks.append(track)
             seen.append(track)
@@ -99,6 +108,7 @@ class IouTracker:
                 xyxy=np.stack([t.box for t in visible]).astype(np.float32),
                 confidence=np.array([t.confidence for t in visible], np.float32),
                 label=np.array([t.label for t in visible], dtype=np.str_),
+                detection=np.array([t.detection for t in visible], np.int64),
             ),
             tuple(removed),
         )
