@@ -10,29 +10,17 @@ mean and p99 time of one update and the ratio ours/theirs (lower is better).
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
-
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+from pathlib import Path
 
 import numpy as np
 
-from daemon.types import Detections
+from daemon.types import Detections  # importing daemon also sets YOLO_OFFLINE / YOLO_AUTOINSTALL
 from trackers import ByteTracker
 
-
-class _Boxes:
-    def __init__(self, xyxy: np.ndarray, conf: np.ndarray) -> None:
-        self.xyxy, self.conf, self.cls = xyxy, conf, np.zeros(len(conf))
-        wh = xyxy[:, 2:] - xyxy[:, :2]
-        self.xywh = np.concatenate([xyxy[:, :2] + wh / 2, wh], axis=1)
-
-    def __len__(self) -> int:
-        return len(self.conf)
-
-    def __getitem__(self, mask: np.ndarray) -> _Boxes:
-        return _Boxes(self.xyxy[mask], self.conf[mask])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from synthetic_tracks import UltralyticsBoxes  # the test helpers, shared with the tests
 
 
 def frames(n_objects: int, n_frames: int, seed: int = 0) -> list[tuple[float, np.ndarray, np.ndarray]]:
@@ -75,7 +63,7 @@ def main() -> None:
         labels = np.array(["person"])
         for ts, xyxy, conf in data:
             dets = Detections(xyxy, conf, np.repeat(labels, len(conf)))
-            boxes = _Boxes(xyxy, conf)
+            boxes = UltralyticsBoxes(xyxy, conf)
             t0 = time.perf_counter()
             ours.update(dets, ts)
             t1 = time.perf_counter()

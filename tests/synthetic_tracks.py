@@ -142,3 +142,19 @@ def load_motmetrics():  # type: ignore[no-untyped-def]
     import motmetrics
 
     return motmetrics
+
+
+class UltralyticsBoxes:
+    """The slice of Ultralytics' ``Boxes`` interface its ``BYTETracker`` reads, over plain arrays, so the
+    reference tracker can be fed exactly the detections ours gets."""
+
+    def __init__(self, xyxy: np.ndarray, conf: np.ndarray) -> None:
+        self.xyxy, self.conf, self.cls = xyxy, conf, np.zeros(len(conf))
+        wh = xyxy[:, 2:] - xyxy[:, :2]
+        self.xywh = np.concatenate([xyxy[:, :2] + wh / 2, wh], axis=1)
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+    def __getitem__(self, mask: np.ndarray) -> UltralyticsBoxes:
+        return UltralyticsBoxes(self.xyxy[mask], self.conf[mask])

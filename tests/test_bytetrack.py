@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from synthetic_tracks import HEIGHT, WIDTH, make_scene
+from synthetic_tracks import HEIGHT, WIDTH, UltralyticsBoxes, make_scene
 
 from daemon.types import Detections
 from trackers import ByteTracker
@@ -20,21 +20,6 @@ def dets(*rows: tuple[float, float, float, float, float, str]) -> Detections:
 
 
 # --- against Ultralytics' BYTETracker ---------------------------------------------------------------
-
-
-class _Boxes:
-    """The slice of Ultralytics' ``Boxes`` interface its tracker reads."""
-
-    def __init__(self, xyxy: np.ndarray, conf: np.ndarray) -> None:
-        self.xyxy, self.conf, self.cls = xyxy, conf, np.zeros(len(conf))
-        wh = xyxy[:, 2:] - xyxy[:, :2]
-        self.xywh = np.concatenate([xyxy[:, :2] + wh / 2, wh], axis=1)
-
-    def __len__(self) -> int:
-        return len(self.conf)
-
-    def __getitem__(self, mask: np.ndarray) -> _Boxes:
-        return _Boxes(self.xyxy[mask], self.conf[mask])
 
 
 def partition_agreement(frames, fps: float) -> float:  # type: ignore[no-untyped-def]
@@ -53,7 +38,7 @@ def partition_agreement(frames, fps: float) -> float:  # type: ignore[no-untyped
     pairs = []
     for k, f in enumerate(frames):
         mine = ours.update(f.detections, f.ts)
-        theirs = ref.update(_Boxes(f.detections.xyxy, f.detections.confidence))
+        theirs = ref.update(UltralyticsBoxes(f.detections.xyxy, f.detections.confidence))
         if k == 0:
             continue  # intended: the reference confirms every track of the first frame at once
         a = {int(d): int(t) for t, d in zip(mine.tracks.track_id, mine.tracks.detection, strict=True)}
