@@ -59,22 +59,46 @@ def test_same_partition_as_ultralytics_bytetracker(seed: int) -> None:
     assert partition_agreement(frames, 30) >= 0.99
 
 
-def test_a_crossing_with_full_occlusion_keeps_both_identities() -> None:
-    """Two people cross; the one behind is hidden for 0.3 s. The reference tracker deletes the track
-    in front as a 'duplicate' of the hidden one's; ours keeps both ids."""
-    t = ByteTracker()
-    ids = {"a": set(), "b": set()}  # type: ignore[var-annotated]
+def crossing_ids(update) -> dict[str, set[int]]:  # type: ignore[no-untyped-def]
+    """Two people cross at 200 px/s each; the one behind (b) is hidden for 0.3 s while they overlap.
+    ``update(rows, ts)`` returns ``(track_id, x1)`` pairs; returns the ids each person was given."""
+    ids: dict[str, set[int]] = {"a": set(), "b": set()}
     for k in range(90):
         ts = k / 30
         xa, xb = 100 + 200 * ts, 700 - 200 * ts  # they meet at ts = 1.5
-        rows = []
-        if not (1.35 <= ts <= 1.65):  # b is behind a while they overlap
-            rows.append((xb, 300, xb + 50, 450, 0.9, "person"))
-        rows.append((xa, 302, xa + 50, 452, 0.9, "person"))
-        u = t.update(dets(*rows), ts)
-        for tid, box in zip(u.tracks.track_id, u.tracks.xyxy, strict=True):
-            ids["a" if abs(box[0] - xa) < 5 else "b"].add(int(tid))
-    assert len(ids["a"]) == len(ids["b"]) == 1 and ids["a"] != ids["b"]
+        rows = [] if 1.35 <= ts <= 1.65 else [(xb, 300, xb + 50, 450, 0.9)]
+        rows.append((xa, 302, xa + 50, 452, 0.9))
+        for tid, x1 in update(np.array(rows, np.float32), ts):
+            ids["a" if abs(x1 - xa) < 8 else "b"].add(int(tid))
+    return ids
+
+
+def test_a_crossing_with_full_occlusion_keeps_both_identities() -> None:
+    """Intended difference: the reference prunes the hidden person's track as a duplicate of the one in
+    front and gives them a new id when they reappear; ours keeps both ids."""
+    from ultralytics.trackers.byte_tracker import BYTETracker
+    from ultralytics.utils import IterableSimpleNamespace
+
+    ours = ByteTracker()
+
+    def update_ours(rows: np.ndarray, ts: float) -> list[tuple[int, float]]:
+        u = ours.update(Detections(rows[:, :4], rows[:, 4], np.full(len(rows), "person")), ts)
+        return [(int(t), float(b[0])) for t, b in zip(u.tracks.track_id, u.tracks.xyxy, strict=True)]
+
+    ref = BYTETracker(
+        IterableSimpleNamespace(
+            track_high_thresh=0.5, track_low_thresh=0.1, new_track_thresh=0.6, track_buffer=60,
+            match_thresh=0.8, fuse_score=True,
+        )
+    )  # fmt: skip
+
+    def update_ref(rows: np.ndarray, ts: float) -> list[tuple[int, float]]:
+        return [(int(r[4]), float(r[0])) for r in ref.update(UltralyticsBoxes(rows[:, :4], rows[:, 4]))]
+
+    mine = crossing_ids(update_ours)
+    assert len(mine["a"]) == len(mine["b"]) == 1 and mine["a"] != mine["b"]
+    theirs = crossing_ids(update_ref)
+    assert len(theirs["b"]) == 2  # the reference re-identifies the hidden person as someone new
 
 
 # --- identity rules -----------------------------------------------------------------------------------
@@ -186,16 +210,12 @@ def identity_metrics(fps: float, seeds: range) -> tuple[float, float]:
 
 @pytest.mark.parametrize("fps", [5, 15, 30])
 def test_identity_quality_on_the_standard_scenes(fps: int) -> None:
-    """Crossing paths, a 1-s hide per person, 10 % missed detections, jitter and false positives.
-
-    The floor asserted here is what this tracker reaches today (IDF1 about 0.96 to 0.97 and 1.2 to 1.6
-    switches per 1,000 boxes overall); the target of IDF1 >= 0.95 with at most 1 switch per 1,000 boxes
-    is not met yet: the remaining switches are people crossing at the very edge of the picture, where
-    both boxes are cut by the frame border.
-    """
-    idf1, switches = identity_metrics(fps, range(4))
+    """Crossing paths, a 1-s hide per person, 10 % missed detections, jitter and false positives, in
+    eight 30-s scenes (about 5,000 boxes at 5 fps, 30,000 at 30 fps): IDF1 >= 0.95 and at most one id
+    switch per 1,000 ground-truth boxes."""
+    idf1, switches = identity_metrics(fps, range(8))
     assert idf1 >= 0.95
-    assert switches <= 2.0
+    assert switches <= 1.0
 
 
 @pytest.mark.parametrize("seed", range(20))

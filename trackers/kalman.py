@@ -1,11 +1,15 @@
-"""A constant-velocity Kalman filter on ``(cx, cy, aspect, height)`` box states, batched and time-based.
+"""A constant-velocity Kalman filter on ``(cx, cy, w, h)`` box states, batched and time-based.
 
-The noise model is ByteTrack's (noise proportional to box height), expressed per second: velocities are
-in pixels per second, and process noise grows with the elapsed time relative to ``ref_interval``. At a
-frame interval equal to ``ref_interval`` it reproduces the frame-based filter of ByteTrack exactly; at
-other rates (5 fps, skipped frames) the same physical motion gives the same predictions.
+The noise model is ByteTrack's (noise proportional to box size), expressed per second: velocities are in
+pixels per second, and process noise grows with the elapsed time relative to ``ref_interval``. At a
+frame interval equal to ``ref_interval`` one step equals one step of the frame-based filter.
 
-States are ``(N, 8)`` means ``cx, cy, a, h, vcx, vcy, va, vh`` and ``(N, 8, 8)`` covariances.
+Width and height are filtered independently (as in BoT-SORT) rather than as aspect ratio and height
+(ByteTrack): ByteTrack's filter trusts its first aspect ratio so much that a person who enters at the
+frame edge, with a box cut narrow by the border, keeps a narrow box for seconds and loses crossings
+to wider neighbours.
+
+States are ``(N, 8)`` means ``cx, cy, w, h, vcx, vcy, vw, vh`` and ``(N, 8, 8)`` covariances.
 """
 
 from __future__ import annotations
@@ -16,19 +20,18 @@ import numpy.typing as npt
 F64 = npt.NDArray[np.float64]
 
 
-def xyxy_to_xyah(boxes: npt.NDArray[np.floating]) -> F64:
+def xyxy_to_xywh(boxes: npt.NDArray[np.floating]) -> F64:
     b = np.asarray(boxes, np.float64).reshape(-1, 4)
     w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-    return np.stack([b[:, 0] + w / 2, b[:, 1] + h / 2, w / h, h], axis=1)
+    return np.stack([b[:, 0] + w / 2, b[:, 1] + h / 2, w, h], axis=1)
 
 
-def xyah_to_xyxy(xyah: F64) -> npt.NDArray[np.float32]:
-    cx, cy, a, h = xyah[:, 0], xyah[:, 1], xyah[:, 2], xyah[:, 3]
-    w = a * h
+def xywh_to_xyxy(xywh: F64) -> npt.NDArray[np.float32]:
+    cx, cy, w, h = xywh[:, 0], xywh[:, 1], xywh[:, 2], xywh[:, 3]
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
 
 
-class KalmanXYAH:
+class KalmanXYWH:
     def __init__(
         self, ref_interval: float = 1 / 30, std_position: float = 1 / 20, std_velocity: float = 1 / 160
     ):
@@ -36,21 +39,17 @@ class KalmanXYAH:
         self.wp = std_position
         self.wv = std_velocity
 
+    def _scale(self, wh: F64) -> F64:
+        """``(N, 4)`` the size each coordinate's noise is proportional to: w, h, w, h."""
+        return np.concatenate([wh, wh], axis=1)
+
     def initiate(self, measurement: F64) -> tuple[F64, F64]:
         """New states at the measured boxes, at rest, with ByteTrack's initial uncertainty."""
         n = len(measurement)
         mean = np.zeros((n, 8))
         mean[:, :4] = measurement
-        h = measurement[:, 3]
-        ones = np.ones(n)
-        std = np.stack(
-            [
-                2 * self.wp * h, 2 * self.wp * h, 1e-2 * ones, 2 * self.wp * h,
-                10 * self.wv * h / self.ref, 10 * self.wv * h / self.ref, 1e-5 / self.ref * ones,
-                10 * self.wv * h / self.ref,
-            ],
-            axis=1,
-        )  # fmt: skip
+        s = self._scale(measurement[:, 2:4])
+        std = np.concatenate([2 * self.wp * s, 10 * self.wv * s / self.ref], axis=1)
         cov = np.zeros((n, 8, 8))
         idx = np.arange(8)
         cov[:, idx, idx] = std**2
@@ -62,16 +61,8 @@ class KalmanXYAH:
             return mean, cov
         motion = np.eye(8)
         motion[np.arange(4), np.arange(4) + 4] = dt
-        h = mean[:, 3]
-        ones = np.ones(len(mean))
-        std = np.stack(
-            [
-                self.wp * h, self.wp * h, 1e-2 * ones, self.wp * h,
-                self.wv * h / self.ref, self.wv * h / self.ref,
-                1e-5 / self.ref * ones, self.wv * h / self.ref,
-            ],
-            axis=1,
-        )  # fmt: skip
+        s = self._scale(mean[:, 2:4])
+        std = np.concatenate([self.wp * s, self.wv * s / self.ref], axis=1)
         q = np.zeros_like(cov)
         idx = np.arange(8)
         q[:, idx, idx] = std**2 * (dt / self.ref)
@@ -81,8 +72,7 @@ class KalmanXYAH:
         """Correct every state with its measured box (rows correspond)."""
         if len(mean) == 0:
             return mean, cov
-        h = mean[:, 3]
-        r = np.stack([self.wp * h, self.wp * h, np.full(len(h), 1e-1), self.wp * h], axis=1) ** 2
+        r = (self.wp * self._scale(mean[:, 2:4])) ** 2
         s = cov[:, :4, :4].copy()
         idx = np.arange(4)
         s[:, idx, idx] += r
