@@ -89,6 +89,14 @@ def _summary(config: Config, labels: frozenset[str]) -> str:
     lines.append("sinks:")
     lines.append(f"  - jsonl: {s.jsonl.path}" if s.jsonl.enabled else "  - jsonl: off")
     lines.append(f"  - snapshots: {s.snapshots.dir}" if s.snapshots.enabled else "  - snapshots: off")
+    if s.mqtt.enabled:
+        tls = ", TLS" if s.mqtt.tls.enabled else ""
+        lines.append(
+            f"  - mqtt: {s.mqtt.host}:{s.mqtt.port}{tls}, QoS {s.mqtt.qos}, "
+            f"topics {s.mqtt.topic_prefix}/..., outbox {s.mqtt.outbox.path}"
+        )
+    else:
+        lines.append("  - mqtt: off")
     return "\n".join(lines)
 
 

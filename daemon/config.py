@@ -256,9 +256,58 @@ class SnapshotSinkConfig(_Model):
     jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality.")
 
 
+class MqttTlsConfig(_Model):
+    enabled: bool = Field(False, description="Connect over TLS.")
+    ca_file: Path | None = Field(None, description="CA certificate(s) to trust; default: the system's.")
+    cert_file: Path | None = Field(None, description="Client certificate, for brokers that require one.")
+    key_file: Path | None = Field(None, description="Client certificate's private key.")
+    insecure: bool = Field(
+        False, description="Skip the broker host name check. Only for testing: logged as a warning."
+    )
+
+
+class OutboxConfig(_Model):
+    path: Path = Field(Path("sitewatch-data/outbox.sqlite"), description="SQLite file of undelivered events.")
+    max_age_days: float = Field(7.0, gt=0.0, description="Undelivered events older than this are dropped.")
+    max_mb: float = Field(1024.0, gt=0.0, description="Largest total size of undelivered events, MiB.")
+
+
+class MqttSinkConfig(_Model):
+    enabled: bool = Field(False, description="Publish events and camera status to an MQTT broker.")
+    host: str = Field("localhost", min_length=1, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual for TLS).")
+    protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version.")
+    qos: Literal[0, 1, 2] = Field(1, description="QoS of events; 1 or 2 for at-least-once delivery.")
+    client_id: str | None = Field(None, description="Stable client id; default 'sitewatch-<hostname>'.")
+    keepalive: int = Field(30, ge=5, le=3600, description="Keepalive interval in seconds.")
+    username: str | None = Field(None, description="User name, if the broker requires one.")
+    password_env: str | None = Field(None, description="Environment variable holding the password.")
+    password_file: Path | None = Field(None, description="File holding the password (first line).")
+    password_credential: str | None = Field(
+        None, description="systemd credential holding the password (LoadCredential=NAME:...)."
+    )
+    topic_prefix: str = Field("sitewatch", pattern=r"^[^#+\s]+$", description="Topic prefix; no wildcards.")
+    snapshots: bool = Field(
+        False, description="Also publish each alert's annotated JPEG to <prefix>/<camera>/snapshot, retained."
+    )
+    reconnect_max_s: float = Field(30.0, ge=1.0, description="Longest wait between reconnect attempts.")
+    tls: MqttTlsConfig = Field(default_factory=MqttTlsConfig)  # type: ignore[arg-type]
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> MqttSinkConfig:
+        sources = [s for s in (self.password_env, self.password_file, self.password_credential) if s]
+        if len(sources) > 1:
+            raise ValueError("give at most one of password_env, password_file, password_credential")
+        if sources and not self.username:
+            raise ValueError("a password needs a username")
+        return self
+
+
 class SinksConfig(_Model):
     jsonl: JsonlSinkConfig = Field(default_factory=JsonlSinkConfig)  # type: ignore[arg-type]
     snapshots: SnapshotSinkConfig = Field(default_factory=SnapshotSinkConfig)  # type: ignore[arg-type]
+    mqtt: MqttSinkConfig = Field(default_factory=MqttSinkConfig)  # type: ignore[arg-type]
 
 
 class Config(_Model):
@@ -405,9 +454,38 @@ def _resolve(config: Config, base_dir: Path) -> Config:
                 )
         cameras.append(cam.model_copy(update={"url": url}))
 
+    mqtt = config.sinks.mqtt
+    tls = mqtt.tls.model_copy(
+        update={
+            k: absolute(getattr(mqtt.tls, k))
+            for k in ("ca_file", "cert_file", "key_file")
+            if getattr(mqtt.tls, k)
+        }
+    )
+    if mqtt.enabled:
+        for key in ("ca_file", "cert_file", "key_file"):
+            f = getattr(tls, key)
+            if f is not None and not f.is_file():
+                problems.append(f"sinks.mqtt.tls.{key}: file not found: {f}")
+        if mqtt.password_file is not None and not absolute(mqtt.password_file).is_file():
+            problems.append(f"sinks.mqtt.password_file: file not found: {absolute(mqtt.password_file)}")
+        try:
+            mqtt_password(
+                mqtt.model_copy(update={"password_file": mqtt.password_file and absolute(mqtt.password_file)})
+            )
+        except LookupError as exc:
+            problems.append(f"sinks.mqtt.{exc.args[0]}: {exc.args[1]}")
+    mqtt = mqtt.model_copy(
+        update={
+            "tls": tls,
+            "outbox": mqtt.outbox.model_copy(update={"path": absolute(mqtt.outbox.path)}),
+            "password_file": mqtt.password_file and absolute(mqtt.password_file),
+        }
+    )
     sinks = SinksConfig(
         jsonl=config.sinks.jsonl.model_copy(update={"path": absolute(config.sinks.jsonl.path)}),
         snapshots=config.sinks.snapshots.model_copy(update={"dir": absolute(config.sinks.snapshots.dir)}),
+        mqtt=mqtt,
     )
     if problems:
         raise ConfigError(problems)
@@ -433,3 +511,30 @@ def check_labels(config: Config, available: Iterable[str]) -> None:
             )
     if problems:
         raise ConfigError(problems)
+
+
+def mqtt_password(cfg: MqttSinkConfig) -> str | None:
+    """The MQTT password from the environment, a file, or a systemd credential; never from the config.
+
+    Raises ``LookupError(key, message)`` when the configured source is missing.
+    """
+    if cfg.password_env:
+        value = os.environ.get(cfg.password_env)
+        if not value:
+            raise LookupError("password_env", f"environment variable {cfg.password_env} is not set")
+        return value
+    if cfg.password_file:
+        try:
+            return cfg.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            raise LookupError("password_file", f"cannot read {cfg.password_file}: {exc}") from None
+    if cfg.password_credential:
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise LookupError("password_credential", "$CREDENTIALS_DIRECTORY is not set (run under systemd)")
+        path = Path(directory) / cfg.password_credential
+        try:
+            return path.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            raise LookupError("password_credential", f"cannot read credential {path}: {exc}") from None
+    return None

@@ -147,6 +147,22 @@ class SnapshotRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class CameraStatus:
+    """A camera's state for sinks that publish it (MQTT, retained). No URL: names only."""
+
+    camera: str
+    state: str
+    fps: float
+    ts: float
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"camera": self.camera, "state": self.state, "fps": round(self.fps, 2), "ts": iso_utc(self.ts)},
+            separators=(",", ":"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class EventMessage:
     """What travels on the event bus to every sink."""
 

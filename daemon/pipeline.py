@@ -21,13 +21,16 @@ from trackers import Tracker, create_tracker
 
 from .config import CameraConfig, Config
 from .detectors import Detector
-from .events import EventMessage
+from .events import CameraStatus, EventMessage
 from .queues import FrameHub
 from .rules import RuleEngine, build_engine
 from .sources import CameraState, Producer, create_source
 from .types import Detections, Frame
 
 log = logging.getLogger(__name__)
+
+STATUS_INTERVAL = 30.0
+"""Seconds between periodic camera status messages (state changes are sent at once)."""
 
 
 @dataclass(slots=True)
@@ -88,7 +91,9 @@ class Pipeline:
 
     def _make_camera(self, cam: CameraConfig) -> CameraRuntime:
         self.hub.add_camera(cam.name, cam.queue_size, "block" if cam.kind == "file" else "latest")
-        producer = Producer(cam, create_source(cam), self.hub, max_frames=self.max_frames)
+        producer = Producer(
+            cam, create_source(cam), self.hub, max_frames=self.max_frames, on_state=self._publish_status
+        )
         engine = build_engine(cam, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled)
         return CameraRuntime(cam, producer, create_tracker(self.config.tracker), engine)
 
@@ -105,12 +110,17 @@ class Pipeline:
         """Run until every source has finished, ``stop()`` is called, or ``duration`` seconds pass."""
         self.start()
         deadline = None if duration is None else time.monotonic() + duration
+        next_status = time.monotonic() + STATUS_INTERVAL
         while self._worker.is_alive() and not self.stop_event.is_set():
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 log.info("duration of %.1f s reached", duration)
                 break
             self.stop_event.wait(0.2 if left is None else min(0.2, left))
+            if time.monotonic() >= next_status:  # refresh retained statuses (fps) now and then
+                next_status += STATUS_INTERVAL
+                for cam in self.cameras.values():
+                    self._publish_status(cam.producer)
         return self.shutdown()
 
     def stop(self) -> None:
@@ -191,6 +201,9 @@ class Pipeline:
             cam.processed += 1
             for message in cam.engine.process(frame, detections, update.tracks, update.removed):
                 self._publish(message)
+
+    def _publish_status(self, producer: Producer) -> None:
+        self.bus.status(CameraStatus(producer.camera.name, producer.state.value, producer.fps, time.time()))
 
     def _publish(self, message: EventMessage) -> None:
         ev = message.event

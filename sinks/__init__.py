@@ -17,4 +17,8 @@ def create_sinks(cfg: SinksConfig) -> list[Sink]:
         sinks.append(JsonlSink(cfg.jsonl.path, fsync=cfg.jsonl.fsync))
     if cfg.snapshots.enabled:
         sinks.append(SnapshotSink(cfg.snapshots.dir, jpeg_quality=cfg.snapshots.jpeg_quality))
+    if cfg.mqtt.enabled:
+        from .mqtt import MqttSink
+
+        sinks.append(MqttSink(cfg.mqtt))
     return sinks

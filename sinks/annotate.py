@@ -38,3 +38,11 @@ def annotate(req: SnapshotRequest) -> npt.NDArray[np.uint8]:
     cv2.rectangle(img, (0, 0), (w, bar), (0, 0, 0), -1)
     cv2.putText(img, req.caption, (6, bar - 8), FONT, 0.6 * scale, WHITE, thick)
     return img
+
+
+def encode_jpeg(req: SnapshotRequest, quality: int = 90) -> bytes:
+    """The annotated snapshot as JPEG bytes."""
+    ok, data = cv2.imencode(".jpg", annotate(req), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return bytes(data.tobytes())

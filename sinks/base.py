@@ -14,7 +14,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from daemon.events import EventMessage
+from daemon.events import CameraStatus, EventMessage
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,9 @@ class Sink(ABC):
     @abstractmethod
     def write(self, message: EventMessage) -> None:
         """Deliver one message; raise on failure (the worker logs and counts it)."""
+
+    def write_status(self, status: CameraStatus) -> None:  # noqa: B027 - most sinks ignore statuses
+        """A camera changed state (or its periodic status is due)."""
 
     def close(self) -> None:  # noqa: B027 - sinks without resources need no close
         """Flush and release resources; called once, after the last write."""
@@ -43,25 +46,29 @@ class SinkWorker:
         self._thread = threading.Thread(target=self._run, name=f"sink-{sink.name}", daemon=True)
         self._thread.start()
 
-    def submit(self, message: EventMessage) -> None:
+    def submit(self, item: EventMessage | CameraStatus) -> None:
         try:
-            self._queue.put_nowait(message)
+            self._queue.put_nowait(item)
         except queue.Full:
             self.dropped += 1
-            log.error("sink %s: queue full, dropped event %s", self.sink.name, message.event.event_id)
+            what = f"event {item.event.event_id}" if isinstance(item, EventMessage) else "a camera status"
+            log.error("sink %s: queue full, dropped %s", self.sink.name, what)
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
                 break
-            assert isinstance(item, EventMessage)
             try:
+                if isinstance(item, CameraStatus):
+                    self.sink.write_status(item)
+                    continue
+                assert isinstance(item, EventMessage)
                 self.sink.write(item)
                 self.written += 1
             except Exception as exc:
                 self.errors += 1
-                log.error("sink %s: cannot write event %s: %s", self.sink.name, item.event.event_id, exc)
+                log.error("sink %s: cannot write: %s", self.sink.name, exc)
         try:
             self.sink.close()
         except Exception as exc:
@@ -94,6 +101,10 @@ class EventBus:
         )
         for worker in self.workers:
             worker.submit(message)
+
+    def status(self, status: CameraStatus) -> None:
+        for worker in self.workers:
+            worker.submit(status)
 
     def close(self, timeout: float) -> bool:
         ok = True

@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
-
 from daemon.events import EventMessage
 
-from .annotate import annotate
+from .annotate import encode_jpeg
 from .base import Sink
 
 
@@ -33,13 +31,11 @@ class SnapshotSink(Sink):
         target = (self.directory / req.relpath).resolve()
         if not target.is_relative_to(self.directory):
             raise ValueError(f"snapshot path {req.relpath!r} escapes {self.directory}")
-        ok, data = cv2.imencode(".jpg", annotate(req), [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-        if not ok:
-            raise ValueError("JPEG encoding failed")
+        data = encode_jpeg(req, self.jpeg_quality)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".jpg.tmp")
         with open(tmp, "wb") as fh:
-            fh.write(data.tobytes())
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -96,3 +100,26 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def start_daemon(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``sitewatch run`` as a real process (stdout and stderr together)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "daemon", "run", "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for_line(path: Path, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> bool:
+    """Wait until a JSONL file has a line for which ``predicate`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and any(
+            predicate(json.loads(x)) for x in path.read_text().splitlines() if x.strip()
+        ):
+            return True
+        time.sleep(0.1)
+    return False

@@ -102,6 +102,31 @@ CASES = [
         {"Nomral": "person"},
         "model.labels: 'Nomral' is not a class of the model",
     ),
+    (
+        "mqtt password variable unset",
+        "sinks",
+        {"mqtt": {"enabled": True, "username": "u", "password_env": "SITEWATCH_UNSET_PW"}},
+        "sinks.mqtt.password_env: environment variable SITEWATCH_UNSET_PW is not set",
+    ),
+    (
+        "mqtt two password sources",
+        "sinks",
+        {"mqtt": {"username": "u", "password_env": "A", "password_file": "/x"}},
+        "sinks.mqtt: give at most one of password_env, password_file, password_credential",
+    ),
+    (
+        "mqtt CA file missing",
+        "sinks",
+        {"mqtt": {"enabled": True, "tls": {"enabled": True, "ca_file": "/nonexistent/ca.crt"}}},
+        "sinks.mqtt.tls.ca_file: file not found: /nonexistent/ca.crt",
+    ),
+    ("mqtt bad qos", "sinks", {"mqtt": {"qos": 3}}, "sinks.mqtt.qos: must be one of 0, 1 or 2"),
+    (
+        "mqtt wildcard prefix",
+        "sinks",
+        {"mqtt": {"topic_prefix": "site/#"}},
+        "sinks.mqtt.topic_prefix: String should",
+    ),
 ]
 
 

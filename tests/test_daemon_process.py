@@ -3,42 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 from conftest import Site
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_daemon(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "daemon", "run", "--config", str(config), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def wait_for_line(path: Path, predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and any(
-            predicate(json.loads(x)) for x in path.read_text().splitlines() if x.strip()
-        ):
-            return True
-        time.sleep(0.1)
-    return False
+from helpers import start_daemon, wait_for_line
+from mosquitto import free_port
 
 
 def test_sigterm_ends_active_alerts_flushes_and_exits_0(site: Site) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from enum import Enum
 
 import numpy as np
@@ -56,7 +57,13 @@ class CameraState(Enum):
 
 class Producer(threading.Thread):
     def __init__(
-        self, camera: CameraConfig, source: VideoSource, hub: FrameHub, *, max_frames: int | None = None
+        self,
+        camera: CameraConfig,
+        source: VideoSource,
+        hub: FrameHub,
+        *,
+        max_frames: int | None = None,
+        on_state: Callable[[Producer], None] | None = None,
     ) -> None:
         super().__init__(name=f"source-{camera.name}", daemon=True)
         self.camera = camera
@@ -67,8 +74,13 @@ class Producer(threading.Thread):
         self.state = CameraState.CONNECTING
         self.frames = 0
         self.reconnects = 0
+        self.on_state = on_state
+        self.fps = 0.0
+        """Recent frame rate, from frame timestamps (exponential average of the intervals)."""
         self._period = 1.0 / camera.fps if camera.fps > 0 else 0.0
         self._next_due = float("-inf")
+        self._last_ts: float | None = None
+        self._interval = 0.0
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -86,8 +98,11 @@ class Producer(threading.Thread):
             level = logging.INFO
             if state is not CameraState.RECONNECTING:
                 return
+        changed = state is not self.state
         self.state = state
         log.log(level, "camera %s: %s%s", self.camera.name, state.value, f" ({detail})" if detail else "")
+        if changed and self.on_state is not None:
+            self.on_state(self)
 
     def run(self) -> None:
         backoff = BACKOFF_START
@@ -143,6 +158,11 @@ class Producer(threading.Thread):
                 self._next_due += self._period
                 if self._next_due < ts:
                     self._next_due = ts + self._period
+            if self._last_ts is not None and ts > self._last_ts:
+                gap = ts - self._last_ts
+                self._interval = gap if self._interval == 0 else 0.9 * self._interval + 0.1 * gap
+                self.fps = 1.0 / self._interval
+            self._last_ts = ts
             frame = Frame(self.camera.name, self.frames, ts, image)
             if not self.hub.put(frame, self.stop_event):
                 return True
