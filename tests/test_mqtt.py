@@ -12,11 +12,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import jsonschema
+import numpy as np
 import pytest
 from conftest import Site
 from helpers import read_events, start_daemon, wait_for_line
 from mosquitto import Broker, Subscriber
+
+from daemon.config import MqttSinkConfig, mqtt_password
+from daemon.events import BBox, CameraStatus, Event, EventMessage, RuleRef, SnapshotRequest, new_id
+from daemon.types import Tracks
+from sinks.mqtt import MqttSink
+from sinks.outbox import Outbox
 
 PERSON = (40.0, 20.0, 80.0, 110.0, 0.9, "person")
 
@@ -274,3 +282,77 @@ def test_tls_with_password_delivers_and_a_wrong_password_loses_nothing(site: Sit
     assert "MQTT: connected to 127.0.0.1" in out and "s3cret-Pa55" not in out
     assert sub.wait_for(lambda s: set(ids(jsonl)) <= set(ids(s.events())))
     sub.close()
+
+
+def sink_for(port: int, tmp: Path, **cfg: Any) -> MqttSink:
+    config = MqttSinkConfig(
+        enabled=True, host="127.0.0.1", port=port, topic_prefix="site1",
+        outbox={"path": tmp / "outbox.sqlite"}, **cfg,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return MqttSink(config)
+
+
+def message(camera: str = "gate") -> EventMessage:
+    ev = Event(new_id(), new_id(), "start", RuleRef("hardhat", "ppe"), camera, 3, "person", 0.9,
+               BBox.from_pixels((10, 20, 60, 120), (160, 120)), None, 1.0, None, 2.0, f"{camera}/a.jpg", None,
+               "m.pt", "h")  # fmt: skip
+    snap = SnapshotRequest(
+        np.full((120, 160, 3), 90, np.uint8), Tracks.empty(), {}, (10, 20, 60, 120), "x", "a"
+    )
+    return EventMessage(ev, snap)
+
+
+def test_mqtt_5_delivers_events_status_and_a_retained_snapshot(tmp_path: Path, broker: Broker) -> None:
+    sub = Subscriber(broker.port, "site1/#")
+    sink = sink_for(broker.port, tmp_path, protocol="5", snapshots=True)
+    sent = [message() for _ in range(3)]
+    for m in sent:
+        sink.write(m)
+    sink.write_status(CameraStatus("gate", "online", 9.9, 0.0))
+    assert sub.wait_for(lambda s: len(s.events()) == 3 and s.payloads("site1/gate/snapshot"))
+    sink.close()
+    assert [e["event_id"] for e in sub.events()] == [m.event.event_id for m in sent]
+    assert cv2.imdecode(np.frombuffer(sub.payloads("site1/gate/snapshot")[-1], np.uint8), 1).shape == (
+        120,
+        160,
+        3,
+    )
+    assert json.loads(sub.payloads("site1/gate/status")[-1])["fps"] == 9.9
+    sub.close()
+
+
+# paho-mqtt 2.x does not close its TLS socket when the handshake fails in connect(); the garbage
+# collector closes it, and the ResourceWarning it raises there is paho's, not ours.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_untrusted_broker_certificate_is_one_clear_error(
+    tmp_path: Path, tls_broker: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker, _ca = tls_broker  # signed by the test's own CA, which the system does not trust
+    monkeypatch.setenv("MQTT_TEST_PW", "s3cret-Pa55")
+    sink = sink_for(
+        broker.port, tmp_path, tls={"enabled": True}, username="site", password_env="MQTT_TEST_PW"
+    )
+    sink.write(message())
+    deadline = time.monotonic() + 20
+    while sink.connect_failures < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sink.close()
+    assert "TLS certificate verification failed" in caplog.text
+    assert len(Outbox(tmp_path / "outbox.sqlite")) == 1  # kept for later
+
+
+@pytest.mark.parametrize("source", ["env", "file", "credential"])
+def test_the_password_comes_from_env_file_or_systemd_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    (tmp_path / "pw").write_text("from-a-file\n")
+    (tmp_path / "mqtt-password").write_text("from-a-credential\n")
+    monkeypatch.setenv("MQTT_PW", "from-the-env")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    key = {"env": "password_env", "file": "password_file", "credential": "password_credential"}[source]
+    value = {"env": "MQTT_PW", "file": str(tmp_path / "pw"), "credential": "mqtt-password"}[source]
+    cfg = MqttSinkConfig(username="u", **{key: value})  # type: ignore[arg-type]
+    assert (
+        mqtt_password(cfg)
+        == {"env": "from-the-env", "file": "from-a-file", "credential": "from-a-credential"}[source]
+    )
