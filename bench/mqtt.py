@@ -30,8 +30,8 @@ from mosquitto import Broker, Subscriber  # the test helpers, shared with the te
 def event() -> EventMessage:
     now = time.time()
     ev = Event(new_id(), new_id(), "start", RuleRef("hardhat", "ppe"), "gate", 7, "person", 0.9,
-               BBox.from_pixels((10, 20, 110, 220), (1920, 1080)), None, now - 2, None, now, "gate/x.jpg",
-               None, "site.pt", "bench")  # fmt: skip
+               BBox.from_pixels((10, 20, 110, 220), (1920, 1080)), None, None, None, now - 2, None, now,
+               "gate/x.jpg", None, "site.pt", "bench")  # fmt: skip
     return EventMessage(ev)
 
 

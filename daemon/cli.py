@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config and print a summary")
     check.add_argument("config", help="path to the TOML config")
+
+    rep = sub.add_parser("replay", help="re-run the rules on recorded tracks (record_tracks = true)")
+    rep.add_argument("--config", "-c", required=True, help="path to the TOML config (zones, lines, rules)")
+    rep.add_argument("logs", nargs="+", help="track logs written with record_tracks = true")
+    rep.add_argument("--out", "-o", help="write events here (JSONL); default: standard output")
 
     sub.add_parser("version", help="print the version")
     return p
@@ -80,10 +86,17 @@ def _summary(config: Config, labels: frozenset[str]) -> str:
         )
         for name in cam.zones:
             lines.append(f"      zone {name}: {len(cam.zones[name].points)} points")
+        for name in cam.lines:
+            lines.append(f"      line {name}")
         for rule in cam.rules:
+            timing = [
+                f"{key} {getattr(rule, key):g} s"
+                for key in ("min_duration", "max_seconds", "clear_after", "cooldown")
+                if hasattr(rule, key)
+            ]
+            where = getattr(rule, "zone", None) or getattr(rule, "line", None)
             lines.append(
-                f"      rule {rule.name}: {rule.kind}, min_duration {rule.min_duration:g} s, "
-                f"clear_after {rule.clear_after:g} s, cooldown {rule.cooldown:g} s"
+                f"      rule {rule.name}: {rule.kind}{f' on {where}' if where else ''}, {', '.join(timing)}"
             )
     s = config.sinks
     lines.append("sinks:")
@@ -137,6 +150,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import replay
+
+    config = load_config(args.config)
+    missing = [p for p in args.logs if not Path(p).is_file()]
+    if missing:
+        raise ConfigError([f"{p}: track log not found" for p in missing])
+    try:
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as out:
+                counts = replay(config, map(Path, args.logs), out)
+        else:
+            counts = replay(config, map(Path, args.logs), sys.stdout)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    for (camera, rule, kind), n in sorted(counts.items()):
+        print(f"{camera} {rule} {kind}: {n}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "version":
@@ -148,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return _cmd_check(args.config)
+        if args.command == "replay":
+            return _cmd_replay(args)
         return _cmd_run(args)
     except ConfigError as exc:
         print(f"config error in {getattr(args, 'config', '?')}:", file=sys.stderr)

@@ -139,17 +139,25 @@ class ZoneConfig(_Model):
         return self
 
 
+class LineConfig(_Model):
+    points: list[tuple[float, float]] = Field(
+        min_length=2, max_length=2, description="The line's two end points [A, B] as [x, y] pairs."
+    )
+    units: Literal["normalized", "pixels"] = Field(
+        "normalized", description="'normalized' (0..1 of the frame width/height) or 'pixels'."
+    )
+
+    @model_validator(mode="after")
+    def _in_range(self) -> LineConfig:
+        if self.units == "normalized" and any(not (0 <= c <= 1) for p in self.points for c in p):
+            raise ValueError("normalized points must lie within 0..1 (set units = 'pixels' for pixels)")
+        if self.points[0] == self.points[1]:
+            raise ValueError("the two points must differ")
+        return self
+
+
 class _RuleConfig(_Model):
     name: str = Field(pattern=NAME_PATTERN, description="Rule name, unique per camera; used in events.")
-    min_duration: float = Field(
-        2.0, ge=0.0, description="Seconds the condition must hold before a 'start' event."
-    )
-    clear_after: float = Field(
-        1.0,
-        ge=0.0,
-        description="Seconds the condition must be false before the 'end' event (and gaps shorter than "
-        "this do not interrupt it), so one flickering detection does not split an alert.",
-    )
     cooldown: float = Field(
         30.0, ge=0.0, description="Seconds after an 'end' before the same rule may start for the same object."
     )
@@ -159,7 +167,25 @@ class _RuleConfig(_Model):
         raise NotImplementedError
 
 
-class PpeRuleConfig(_RuleConfig):
+class _DebouncedRuleConfig(_RuleConfig):
+    clear_after: float = Field(
+        1.0,
+        ge=0.0,
+        description="Seconds the condition must be false before the 'end' event (and gaps shorter than "
+        "this do not interrupt it), so one flickering detection does not split an alert.",
+    )
+    update_interval: float = Field(
+        0.0, ge=0.0, description="Send an 'update' event at most this often while active; 0 = never."
+    )
+
+
+class _StateRuleConfig(_DebouncedRuleConfig):
+    min_duration: float = Field(
+        2.0, ge=0.0, description="Seconds the condition must hold before a 'start' event."
+    )
+
+
+class PpeRuleConfig(_StateRuleConfig):
     kind: Literal["ppe"] = Field(description="A person not wearing the required items.")
     person_label: str = Field("person", description="Label of the tracked people.")
     required: list[str] = Field(
@@ -196,7 +222,7 @@ class PpeRuleConfig(_RuleConfig):
         }
 
 
-class ZoneIntrusionRuleConfig(_RuleConfig):
+class ZoneIntrusionRuleConfig(_StateRuleConfig):
     kind: Literal["zone_intrusion"] = Field(description="An object inside a restricted zone.")
     zone: str = Field(description="Name of the zone (declared in the camera's zones).")
     labels: list[str] = Field(
@@ -210,8 +236,56 @@ class ZoneIntrusionRuleConfig(_RuleConfig):
         return {"labels": set(self.labels)}
 
 
-RuleConfig = Annotated[PpeRuleConfig | ZoneIntrusionRuleConfig, Field(discriminator="kind")]
-RULE_KINDS = ("ppe", "zone_intrusion")
+class DwellRuleConfig(_DebouncedRuleConfig):
+    kind: Literal["dwell"] = Field(description="An object staying inside a zone too long.")
+    zone: str = Field(description="Name of the zone.")
+    max_seconds: float = Field(gt=0.0, description="Seconds inside the zone before the 'start' event.")
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"], min_length=1, description="Labels of the objects to watch."
+    )
+    anchor: Anchor = Field("bottom_center", description="Point of the box that must be inside.")
+
+    def referenced_labels(self) -> dict[str, set[str]]:
+        return {"labels": set(self.labels)}
+
+
+class CrowdRuleConfig(_StateRuleConfig):
+    kind: Literal["crowd"] = Field(description="Too many objects inside a zone at once.")
+    zone: str = Field(description="Name of the zone.")
+    min_count: int = Field(ge=1, description="Alert when at least this many objects are inside.")
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"], min_length=1, description="Labels of the objects to count."
+    )
+    anchor: Anchor = Field("bottom_center", description="Point of the box that must be inside.")
+
+    def referenced_labels(self) -> dict[str, set[str]]:
+        return {"labels": set(self.labels)}
+
+
+class LineCrossingRuleConfig(_RuleConfig):
+    kind: Literal["line_crossing"] = Field(description="An object crossing a line: one event per crossing.")
+    line: str = Field(description="Name of the line (declared in the camera's lines).")
+    direction: Literal["left_to_right", "right_to_left", "both"] = Field(
+        "both",
+        description="Which crossings count, as seen walking along the line from its first point A to B.",
+    )
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"], min_length=1, description="Labels of the objects to watch."
+    )
+    anchor: Anchor = Field("bottom_center", description="Point of the box that must cross.")
+    cooldown: float = Field(
+        2.0, ge=0.0, description="Seconds after a crossing before the same object's next crossing counts."
+    )
+
+    def referenced_labels(self) -> dict[str, set[str]]:
+        return {"labels": set(self.labels)}
+
+
+RuleConfig = Annotated[
+    PpeRuleConfig | ZoneIntrusionRuleConfig | DwellRuleConfig | CrowdRuleConfig | LineCrossingRuleConfig,
+    Field(discriminator="kind"),
+]
+RULE_KINDS = ("ppe", "zone_intrusion", "dwell", "crowd", "line_crossing")
 
 
 class CameraConfig(_Model):
@@ -229,15 +303,21 @@ class CameraConfig(_Model):
     open_timeout: float = Field(10.0, gt=0.0, description="Seconds to wait for a live stream to open.")
     read_timeout: float = Field(10.0, gt=0.0, description="Seconds to wait for data from a live stream.")
     zones: dict[str, ZoneConfig] = Field(default_factory=dict, description="Named polygons.")
+    lines: dict[str, LineConfig] = Field(default_factory=dict, description="Named lines.")
     rules: list[RuleConfig] = Field(default_factory=list, description="Alert rules for this camera.")
+    record_tracks: bool = Field(
+        False,
+        description="Append every frame's detections and tracks to <record dir>/<camera>.jsonl, for "
+        "'sitewatch replay'.",
+    )
 
-    @field_validator("zones")
+    @field_validator("zones", "lines")
     @classmethod
-    def _zone_names(cls, zones: dict[str, ZoneConfig]) -> dict[str, ZoneConfig]:
-        for name in zones:
+    def _names(cls, named: dict[str, Any]) -> dict[str, Any]:
+        for name in named:
             if not re.match(NAME_PATTERN, name):
-                raise ValueError(f"zone name {name!r} must match {NAME_PATTERN}")
-        return zones
+                raise ValueError(f"name {name!r} must match {NAME_PATTERN}")
+        return named
 
     @property
     def kind(self) -> Literal["file", "rtsp", "usb"]:
@@ -316,6 +396,10 @@ class Config(_Model):
     cameras: list[CameraConfig] = Field(min_length=1, description="The cameras to watch.")
     sinks: SinksConfig = Field(default_factory=SinksConfig)  # type: ignore[arg-type]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    record_dir: Path = Field(
+        Path("sitewatch-data/tracks"),
+        description="Where cameras with record_tracks = true write their detection and track logs.",
+    )
 
     def referenced_labels(self) -> dict[str, set[str]]:
         """Key path → labels that key needs the model to produce."""
@@ -439,6 +523,10 @@ def _resolve(config: Config, base_dir: Path) -> Config:
             if zone is not None and zone not in cam.zones:
                 known = ", ".join(sorted(cam.zones)) or "none declared"
                 problems.append(f"cameras[{i}].rules[{j}].zone: unknown zone {zone!r} (zones: {known})")
+            line = getattr(rule, "line", None)
+            if line is not None and line not in cam.lines:
+                known = ", ".join(sorted(cam.lines)) or "none declared"
+                problems.append(f"cameras[{i}].rules[{j}].line: unknown line {line!r} (lines: {known})")
         url = cam.url
         if cam.kind == "file":
             fpath = absolute(file_path(url).expanduser())
@@ -494,6 +582,7 @@ def _resolve(config: Config, base_dir: Path) -> Config:
             "model": config.model.model_copy(update={"path": str(resolved)}),
             "cameras": cameras,
             "sinks": sinks,
+            "record_dir": absolute(config.record_dir),
         }
     )
 

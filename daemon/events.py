@@ -88,6 +88,10 @@ class Event:
     confidence: float | None
     bbox: BBox | None
     zone: str | None
+    line: dict[str, Any] | None
+    """Line rules: ``{"name", "direction", "counts": {"left_to_right": n, "right_to_left": m}}``."""
+    count: int | None
+    """Crowd rules: objects in the zone."""
     started_at: float
     ended_at: float | None
     frame_ts: float
@@ -116,6 +120,8 @@ class Event:
             if self.bbox is None
             else {"xyxy": list(self.bbox.xyxy), "normalized": list(self.bbox.normalized)},
             "zone": self.zone,
+            "line": self.line,
+            "count": self.count,
             "started_at": iso_utc(self.started_at),
             "ended_at": None if self.ended_at is None else iso_utc(self.ended_at),
             "duration_s": self.duration_s,
@@ -135,12 +141,13 @@ class SnapshotRequest:
     """What the snapshot sink needs to draw the frame that started an alert, off the inference thread.
 
     ``image`` is the decoded frame itself (never modified after decoding, so shared without a copy);
-    ``zones`` are polygons in pixels; ``subject_xyxy`` is the violator, drawn thick and red.
+    ``zones`` (polygons) and ``lines`` are in pixels; ``subject_xyxy`` is the violator, drawn thick and red.
     """
 
     image: npt.NDArray[np.uint8] = field(repr=False)
     tracks: Tracks
     zones: dict[str, npt.NDArray[np.float32]]
+    lines: dict[str, npt.NDArray[np.float32]]
     subject_xyxy: tuple[float, float, float, float] | None
     caption: str
     relpath: str

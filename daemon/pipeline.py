@@ -23,6 +23,7 @@ from .config import CameraConfig, Config
 from .detectors import Detector
 from .events import CameraStatus, EventMessage
 from .queues import FrameHub
+from .recorder import Recorder
 from .rules import RuleEngine, build_engine
 from .sources import CameraState, Producer, create_source
 from .types import Detections, Frame
@@ -83,6 +84,7 @@ class Pipeline:
         self.stop_event = threading.Event()
         self._abandon = threading.Event()
         self._lock = threading.Lock()
+        self.recorder = Recorder(config.record_dir) if any(c.record_tracks for c in config.cameras) else None
         self.cameras: dict[str, CameraRuntime] = {}
         for cam in config.cameras:
             self.cameras[cam.name] = self._make_camera(cam)
@@ -144,6 +146,8 @@ class Pipeline:
             for cam in self.cameras.values():
                 for message in cam.engine.close("shutdown"):
                     self._publish(message)
+        if self.recorder is not None:
+            self.recorder.close()
         if not self.bus.close(timeout=5.0):
             log.error("a sink did not finish writing within 5 s")
         deadline = time.monotonic() + 1.0  # a producer stuck in a network read is a daemon thread
@@ -199,6 +203,8 @@ class Pipeline:
                 return
             update = cam.tracker.update(detections, frame.ts, frame.size)
             cam.processed += 1
+            if self.recorder is not None and cam.config.record_tracks:
+                self.recorder.record(frame, detections, update.tracks, update.removed)
             for message in cam.engine.process(frame, detections, update.tracks, update.removed):
                 self._publish(message)
 

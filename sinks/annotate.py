@@ -27,6 +27,10 @@ def annotate(req: SnapshotRequest) -> npt.NDArray[np.uint8]:
         cv2.polylines(img, [pts], isClosed=True, color=ZONE, thickness=thick)
         x, y = pts[0, 0]
         cv2.putText(img, name, (int(x) + 4, int(y) + int(20 * scale)), FONT, 0.6 * scale, ZONE, thick)
+    for name, line in req.lines.items():
+        (ax, ay), (bx, by) = (tuple(round(float(v)) for v in p) for p in line)
+        cv2.arrowedLine(img, (ax, ay), (bx, by), ZONE, thick, tipLength=0.03)
+        cv2.putText(img, name, (ax + 4, ay - 6), FONT, 0.6 * scale, ZONE, thick)
     for tid, box, label in zip(req.tracks.track_id, req.tracks.xyxy, req.tracks.label, strict=True):
         x1, y1, x2, y2 = (round(float(v)) for v in box)
         cv2.rectangle(img, (x1, y1), (x2, y2), GREEN, thick)

@@ -32,6 +32,8 @@ def test_event_json_validates_against_the_published_schema(event_schema: dict[st
         confidence=0.87654,
         bbox=BBox.from_pixels((10, 20, 110, 220), (640, 480)),
         zone=None,
+        line=None,
+        count=None,
         started_at=1000.0,
         ended_at=1004.5,
         frame_ts=1005.0,

@@ -294,10 +294,10 @@ def sink_for(port: int, tmp: Path, **cfg: Any) -> MqttSink:
 
 def message(camera: str = "gate") -> EventMessage:
     ev = Event(new_id(), new_id(), "start", RuleRef("hardhat", "ppe"), camera, 3, "person", 0.9,
-               BBox.from_pixels((10, 20, 60, 120), (160, 120)), None, 1.0, None, 2.0, f"{camera}/a.jpg", None,
-               "m.pt", "h")  # fmt: skip
+               BBox.from_pixels((10, 20, 60, 120), (160, 120)), None, None, None, 1.0, None, 2.0,
+               f"{camera}/a.jpg", None, "m.pt", "h")  # fmt: skip
     snap = SnapshotRequest(
-        np.full((120, 160, 3), 90, np.uint8), Tracks.empty(), {}, (10, 20, 60, 120), "x", "a"
+        np.full((120, 160, 3), 90, np.uint8), Tracks.empty(), {}, {}, (10, 20, 60, 120), "x", "a"
     )
     return EventMessage(ev, snap)
 

@@ -25,6 +25,8 @@ def message(relpath: str = "cam/a.jpg") -> EventMessage:
         0.9,
         BBox.from_pixels((1, 1, 5, 5), (10, 10)),
         None,
+        None,
+        None,
         0.0,
         None,
         0.0,
@@ -33,7 +35,9 @@ def message(relpath: str = "cam/a.jpg") -> EventMessage:
         "m",
         "h",
     )
-    snap = SnapshotRequest(np.zeros((10, 10, 3), np.uint8), Tracks.empty(), {}, (1, 1, 5, 5), "cap", relpath)
+    snap = SnapshotRequest(
+        np.zeros((10, 10, 3), np.uint8), Tracks.empty(), {}, {}, (1, 1, 5, 5), "cap", relpath
+    )
     return EventMessage(event, snap)
 
 

@@ -1,16 +1,30 @@
-"""Alert rules: what each kind checks (``ppe``, ``zone``), and how verdicts become alerts (``lifecycle``)."""
+"""Alert rules: what each kind checks (``ppe``, ``zone``, ``crowd``, ``line``), and how verdicts become
+alerts (``lifecycle``)."""
 
 from __future__ import annotations
 
-from ..config import CameraConfig, PpeRuleConfig, RuleConfig, ZoneIntrusionRuleConfig
+from ..config import (
+    CameraConfig,
+    CrowdRuleConfig,
+    DwellRuleConfig,
+    LineCrossingRuleConfig,
+    PpeRuleConfig,
+    RuleConfig,
+    ZoneIntrusionRuleConfig,
+)
 from .base import Rule, Scene, Subject, Timing
+from .crowd import CrowdRule
 from .engine import RuleEngine
 from .lifecycle import Lifecycle, Transition
+from .line import LineCrossingRule
 from .ppe import PpeRule
-from .zone import ZoneIntrusionRule
+from .zone import DwellRule, ZoneIntrusionRule
 
 __all__ = [
+    "CrowdRule",
+    "DwellRule",
     "Lifecycle",
+    "LineCrossingRule",
     "PpeRule",
     "Rule",
     "RuleEngine",
@@ -25,7 +39,15 @@ __all__ = [
 
 
 def build_rule(cfg: RuleConfig) -> Rule:
-    timing = Timing(cfg.min_duration, cfg.clear_after, cfg.cooldown)
+    if isinstance(cfg, LineCrossingRuleConfig):
+        timing = Timing(0.0, 0.0, cfg.cooldown, instant=True)
+        return LineCrossingRule(
+            cfg.name, timing, line=cfg.line, direction=cfg.direction, labels=cfg.labels, anchor=cfg.anchor
+        )
+    if isinstance(cfg, DwellRuleConfig):
+        timing = Timing(cfg.max_seconds, cfg.clear_after, cfg.cooldown, cfg.update_interval)
+        return DwellRule(cfg.name, timing, zone=cfg.zone, labels=cfg.labels, anchor=cfg.anchor)
+    timing = Timing(cfg.min_duration, cfg.clear_after, cfg.cooldown, cfg.update_interval)
     if isinstance(cfg, PpeRuleConfig):
         return PpeRule(
             cfg.name,
@@ -39,6 +61,10 @@ def build_rule(cfg: RuleConfig) -> Rule:
         )
     if isinstance(cfg, ZoneIntrusionRuleConfig):
         return ZoneIntrusionRule(cfg.name, timing, zone=cfg.zone, labels=cfg.labels, anchor=cfg.anchor)
+    if isinstance(cfg, CrowdRuleConfig):
+        return CrowdRule(
+            cfg.name, timing, zone=cfg.zone, min_count=cfg.min_count, labels=cfg.labels, anchor=cfg.anchor
+        )
     raise TypeError(f"no rule for {type(cfg).__name__}")  # pragma: no cover - config admits no other
 
 

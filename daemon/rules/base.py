@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -18,12 +18,14 @@ from ..types import Detections, Frame, Tracks
 
 @dataclass(frozen=True, slots=True)
 class Scene:
-    """Everything a rule may look at for one frame. ``zones`` are polygons in pixels of this frame."""
+    """Everything a rule may look at for one frame. ``zones`` (polygons) and ``lines`` (``(2, 2)`` end
+    points A, B) are in pixels of this frame."""
 
     frame: Frame
     detections: Detections
     tracks: Tracks
     zones: Mapping[str, npt.NDArray[np.float32]]
+    lines: Mapping[str, npt.NDArray[np.float32]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +37,22 @@ class Subject:
     label: str | None
     confidence: float | None
     xyxy: tuple[float, float, float, float] | None
+    count: int | None = None
+    """Crowd rules: how many objects are in the zone."""
+    direction: str | None = None
+    """Line rules: which way this crossing went."""
 
 
 @dataclass(frozen=True, slots=True)
 class Timing:
+    """Seconds. ``instant``: each verdict is a complete event (a line crossing): ``start`` and ``end``
+    in the same frame, then ``cooldown``."""
+
     min_duration: float
     clear_after: float
     cooldown: float
+    update_interval: float = 0.0
+    instant: bool = False
 
 
 class Rule(ABC):
@@ -57,6 +68,13 @@ class Rule(ABC):
     @abstractmethod
     def evaluate(self, scene: Scene) -> dict[Hashable, Subject]:
         """The subjects for which the rule's condition holds in this frame, by key."""
+
+    def forget(self, track_ids: tuple[int, ...]) -> None:  # noqa: B027 - only stateful rules keep state
+        """These tracks are gone: drop any state kept about them."""
+
+    def line_info(self, subject: Subject) -> dict[str, object] | None:
+        """Line rules: the line's name, this crossing's direction and the running counts."""
+        return None
 
 
 def track_subjects(tracks: Tracks, mask: npt.NDArray[np.bool_]) -> dict[Hashable, Subject]:

@@ -17,24 +17,29 @@ from .lifecycle import Lifecycle, Transition
 HOST = socket.gethostname()
 
 
-class Zones:
-    """A camera's named polygons, converted to pixels once per frame size."""
+Shapes = dict[str, npt.NDArray[np.float32]]
+
+
+class Geometry:
+    """A camera's named zones and lines, converted to pixels once per frame size."""
 
     def __init__(self, camera: CameraConfig) -> None:
-        self._config = camera.zones
-        self._cache: dict[tuple[int, int], dict[str, npt.NDArray[np.float32]]] = {}
+        self._camera = camera
+        self._size: tuple[int, int] | None = None
+        self.zones: Shapes = {}
+        self.lines: Shapes = {}
 
-    def for_size(self, size: tuple[int, int]) -> dict[str, npt.NDArray[np.float32]]:
-        zones = self._cache.get(size)
-        if zones is None:
-            w, h = size
-            zones = {}
-            for name, zone in self._config.items():
-                pts = np.asarray(zone.points, np.float32)
-                scale = np.array([w, h], np.float32) if zone.units == "normalized" else np.ones(2, np.float32)
-                zones[name] = pts * scale
-            self._cache = {size: zones}  # a camera changes resolution rarely; keep one entry
-        return zones
+    def for_size(self, size: tuple[int, int]) -> Geometry:
+        if size != self._size:  # a camera changes resolution rarely
+            self._size = size
+            self.zones = {n: _pixels(z.points, z.units, size) for n, z in self._camera.zones.items()}
+            self.lines = {n: _pixels(ln.points, ln.units, size) for n, ln in self._camera.lines.items()}
+        return self
+
+
+def _pixels(points: list[tuple[float, float]], units: str, size: tuple[int, int]) -> npt.NDArray[np.float32]:
+    pts = np.asarray(points, np.float32)
+    return pts * np.array(size, np.float32) if units == "normalized" else pts
 
 
 class RuleEngine:
@@ -44,7 +49,7 @@ class RuleEngine:
         self, camera: CameraConfig, rules: Sequence[Rule], *, model: str, snapshots: bool = True
     ) -> None:
         self.camera = camera.name
-        self.zones = Zones(camera)
+        self.geometry = Geometry(camera)
         self.rules = list(rules)
         self.lifecycles = [Lifecycle(rule.timing) for rule in self.rules]
         self.model = model
@@ -57,12 +62,14 @@ class RuleEngine:
     ) -> list[EventMessage]:
         """Evaluate every rule on one frame (frames of a camera arrive in order)."""
         self._last_ts, self._size = frame.ts, frame.size
-        scene = Scene(frame, detections, tracks, self.zones.for_size(frame.size))
+        geometry = self.geometry.for_size(frame.size)
+        scene = Scene(frame, detections, tracks, geometry.zones, geometry.lines)
         removed = tuple(removed)
         out: list[EventMessage] = []
         for rule, life in zip(self.rules, self.lifecycles, strict=True):
             for tr in life.step(frame.ts, rule.evaluate(scene), removed):
                 out.append(self._message(rule, tr, scene))
+            rule.forget(removed)
         return out
 
     def close(self, reason: str = "shutdown") -> list[EventMessage]:
@@ -87,6 +94,8 @@ class RuleEngine:
             confidence=subject.confidence,
             bbox=bbox,
             zone=rule.zone,
+            line=rule.line_info(subject),
+            count=subject.count,
             started_at=tr.started_at,
             ended_at=tr.ended_at,
             frame_ts=tr.ts,
@@ -101,6 +110,7 @@ class RuleEngine:
                 image=scene.frame.image,
                 tracks=scene.tracks,
                 zones=dict(scene.zones),
+                lines=dict(scene.lines),
                 subject_xyxy=subject.xyxy,
                 caption=f"{self.camera} | {rule.name} ({rule.kind}) | {iso_utc(tr.started_at)}",
                 relpath=relpath,

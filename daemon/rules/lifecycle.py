@@ -4,8 +4,10 @@ For each subject the condition is debounced: it begins at the first frame where 
 ``clear_after`` seconds do not interrupt it, and an alert starts once it has held for ``min_duration``.
 The alert ends when the condition has been false for more than ``clear_after`` (reason ``cleared``), when
 the tracker removes the subject (``track_lost``), or when the daemon stops (``shutdown``). After an end,
-the subject is ignored for ``cooldown`` seconds. State is kept only for subjects that are pending, active
-or cooling down, so memory stays bounded by the objects in view.
+the subject is ignored for ``cooldown`` seconds. While active, an ``update`` is sent at most every
+``update_interval`` seconds (if set). Instant rules (line crossings) turn each verdict into a ``start``
+and an ``end`` (reason ``crossed``) in the same frame. State is kept only for subjects that are pending,
+active or cooling down, so memory stays bounded by the objects in view.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class _State:
     subject: Subject
     alert_id: str = ""
     cooldown_until: float = 0.0
+    last_update: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,7 @@ class Transition:
     """An alert starting or ending. ``started_at``/``ended_at`` bound the condition itself; ``ts`` is the
     time of the frame on which the transition was decided."""
 
-    type: Literal["start", "end"]
+    type: Literal["start", "update", "end"]
     alert_id: str
     subject: Subject
     started_at: float
@@ -77,6 +80,10 @@ class Lifecycle:
                 out.append(self._end(st, ts, "track_lost"))
         for key, subject in holding.items():
             st = self._states.get(key)
+            if t.instant:
+                if st is None or ts >= st.cooldown_until:
+                    out += self._instant(key, subject, ts)
+                continue
             if st is None:
                 st = self._states[key] = _State(Phase.PENDING, ts, ts, subject)
             elif st.phase is Phase.COOLDOWN:
@@ -87,8 +94,15 @@ class Lifecycle:
                 st.since = ts  # the earlier stretch was interrupted for too long: start over
             st.last_true, st.subject = ts, subject
             if st.phase is Phase.PENDING and ts - st.since >= t.min_duration - _EPS:
-                st.phase, st.alert_id = Phase.ACTIVE, new_id()
+                st.phase, st.alert_id, st.last_update = Phase.ACTIVE, new_id(), ts
                 out.append(Transition("start", st.alert_id, subject, st.since, None, ts, None))
+            elif (
+                st.phase is Phase.ACTIVE
+                and t.update_interval
+                and ts - st.last_update >= t.update_interval - _EPS
+            ):
+                st.last_update = ts
+                out.append(Transition("update", st.alert_id, subject, st.since, None, ts, None))
         for key, st in list(self._states.items()):
             if key in holding:
                 continue
@@ -103,6 +117,17 @@ class Lifecycle:
                         continue
                 del self._states[key]
         return out
+
+    def _instant(self, key: Hashable, subject: Subject, ts: float) -> list[Transition]:
+        alert_id = new_id()
+        if self.timing.cooldown > 0:
+            self._states[key] = _State(Phase.COOLDOWN, ts, ts, subject, alert_id, ts + self.timing.cooldown)
+        else:
+            self._states.pop(key, None)
+        return [
+            Transition("start", alert_id, subject, ts, None, ts, None),
+            Transition("end", alert_id, subject, ts, ts, ts, "crossed"),
+        ]
 
     def close(self, ts: float, reason: str = "shutdown") -> list[Transition]:
         """End every active alert (the daemon is stopping or the rule is being removed)."""

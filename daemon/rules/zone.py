@@ -33,3 +33,9 @@ class ZoneIntrusionRule(Rule):
             assert self.zone is not None
             mask &= points_in_polygon(anchor_points(tracks.xyxy, self.anchor), scene.zones[self.zone])
         return track_subjects(tracks, mask)
+
+
+class DwellRule(ZoneIntrusionRule):
+    """Loitering: inside the zone for more than ``max_seconds`` (the lifecycle's ``min_duration``)."""
+
+    kind = "dwell"

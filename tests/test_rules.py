@@ -1,0 +1,320 @@
+"""Every rule kind, frame by frame through the rule engine, with exact expected event sequences; then
+properties over random streams (hypothesis) and frame-rate independence."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daemon.config import CameraConfig
+from daemon.events import Event
+from daemon.rules import build_engine
+from daemon.types import Detections, Frame, Tracks
+
+SIZE = (200, 100)
+IMAGE = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+Box = tuple[float, float, float, float]
+
+
+def tracks(*rows: tuple[int, Box, str]) -> Tracks:
+    return Tracks(
+        track_id=np.array([r[0] for r in rows], np.int64),
+        xyxy=np.array([r[1] for r in rows], np.float32).reshape(-1, 4),
+        confidence=np.full(len(rows), 0.9, np.float32),
+        label=np.array([r[2] for r in rows], dtype=np.str_),
+        detection=np.arange(len(rows), dtype=np.int64),
+    )
+
+
+def run(
+    camera: dict[str, Any],
+    frames: list[tuple[float, Tracks, Detections, tuple[int, ...]]],
+) -> list[Event]:
+    """Feed (ts, tracks, extra detections, removed) frames to the camera's rules; returns every event,
+    the shutdown ones included."""
+    cam = CameraConfig.model_validate({"name": "cam", "url": "x.mp4", **camera})
+    engine = build_engine(cam, model="m.pt", snapshots=True)
+    events = []
+    for i, (ts, trk, dets, removed) in enumerate(frames):
+        all_dets = Detections(
+            np.concatenate([trk.xyxy, dets.xyxy]),
+            np.concatenate([trk.confidence, dets.confidence]),
+            np.concatenate([trk.label, dets.label]),
+        )
+        events += [m.event for m in engine.process(Frame("cam", i, ts, IMAGE), all_dets, trk, removed)]
+    return events + [m.event for m in engine.close()]
+
+
+def seq(events: list[Event]) -> list[tuple[str, int | None, float, str | None]]:
+    """(type, track, frame time rounded to 0.01 s, end reason)."""
+    return [(e.type, e.track_id, round(e.frame_ts, 2), e.reason) for e in events]
+
+
+def scene(seconds: float, fps: float, who: Any) -> list[tuple[float, Tracks, Detections, tuple[int, ...]]]:
+    """``who(t)`` → (tracks rows, detection rows, removed ids) at time t."""
+    out = []
+    for k in range(round(seconds * fps)):
+        t = k / fps
+        trk, dets, removed = who(t)
+        out.append((t, tracks(*trk), Detections.from_rows(dets), removed))
+    return out
+
+
+PERSON: Box = (20, 10, 40, 90)  # head region (top 30 %) is y 10..34
+HAT = (22, 8, 38, 20, 0.8, "hardhat")
+HEAD = (24, 10, 36, 24, 0.8, "head")
+ZONE = {"right": {"points": [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]}}
+TIMING = {"min_duration": 1.0, "clear_after": 0.3, "cooldown": 5.0}
+
+
+def at(x: float) -> Box:
+    return (x, 10, x + 20, 90)
+
+
+# --- ppe -----------------------------------------------------------------------------------------------
+
+WORKER = [(1, PERSON, "person")]
+LOW_HAT = (22, 60, 38, 72, 0.8, "hardhat")
+PPE = [
+    ("no hard hat", {}, lambda t: (WORKER, [], ()), [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
+    ("wearing one", {}, lambda t: (WORKER, [HAT], ()), []),
+    ("hat too low to count", {}, lambda t: (WORKER, [LOW_HAT], ()),
+     [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
+    ("a bare head detected despite a hat", {"violation_labels": ["head"]},
+     lambda t: (WORKER, [HAT, HEAD] if t >= 2 else [HAT], ()),
+     [("start", 1, 3.0, None), ("end", 1, 3.9, "shutdown")]),
+    ("only inside its zone", {"zone": "right"}, lambda t: (WORKER, [], ()), []),
+    ("takes the hat off, puts it back", {}, lambda t: (WORKER, [HAT] if t < 1 or t >= 2.5 else [], ()),
+     [("start", 1, 2.0, None), ("end", 1, 2.8, "cleared")]),
+    ("leaves the picture", {}, lambda t: (WORKER, [], ()) if t < 2 else ([], [], (1,) if t == 2 else ()),
+     [("start", 1, 1.0, None), ("end", 1, 2.0, "track_lost")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "rule", "who", "expected"), PPE, ids=[c[0] for c in PPE])
+def test_ppe(what: str, rule: dict[str, Any], who: Any, expected: list[Any]) -> None:
+    cfg = {"zones": ZONE, "rules": [{"name": "hat", "kind": "ppe", "violation_labels": [], **TIMING, **rule}]}
+    assert seq(run(cfg, scene(4, 10, who))) == expected
+
+
+# --- zones: intrusion, dwell, crowd ----------------------------------------------------------------------
+
+
+def test_zone_intrusion_starts_after_min_duration_and_ends_when_clear() -> None:
+    walk = scene(6, 10, lambda t: ([(3, at(10 + 30 * t), "person")], [], ()))  # feet cross x=100 at t=2.67
+    rule = {"name": "keep-out", "kind": "zone_intrusion", "zone": "right", **TIMING}
+    events = run({"zones": ZONE, "rules": [rule]}, walk)
+    assert seq(events) == [("start", 3, 3.7, None), ("end", 3, 5.9, "shutdown")]
+    assert events[0].zone == "right" and events[0].started_at == pytest.approx(2.7)
+
+
+def test_zone_intrusion_ignores_other_labels() -> None:
+    rule = {"name": "keep-out", "kind": "zone_intrusion", "zone": "right", "labels": ["forklift"], **TIMING}
+    assert (
+        run({"zones": ZONE, "rules": [rule]}, scene(3, 10, lambda t: ([(1, at(150), "person")], [], ())))
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("stay", "expected"), [(4.0, []), (7.0, [("start", 1, 5.0, None), ("end", 1, 7.3, "cleared")])]
+)
+def test_dwell_alerts_only_past_max_seconds(stay: float, expected: list[Any]) -> None:
+    who = lambda t: ([(1, at(150), "person")], [], ()) if t < stay else ([], [], ())  # noqa: E731
+    rule = {"name": "loiter", "kind": "dwell", "zone": "right", "max_seconds": 5.0, "clear_after": 0.3}
+    assert seq(run({"zones": ZONE, "rules": [rule]}, scene(9, 10, who))) == expected
+
+
+def test_crowd_counts_people_in_the_zone_as_one_alert() -> None:
+    def who(t: float) -> Any:
+        n = 3 if 1 <= t < 4 else 2  # a third person joins for 3 s
+        return [(i + 1, at(110 + 25 * i), "person") for i in range(n)] + [(9, at(5), "person")], [], ()
+
+    rule = {"name": "crowded", "kind": "crowd", "zone": "right", "min_count": 3, **TIMING}
+    events = run({"zones": ZONE, "rules": [rule]}, scene(6, 10, who))
+    assert seq(events) == [("start", None, 2.0, None), ("end", None, 4.3, "cleared")]
+    assert events[0].count == 3 and events[0].bbox is not None
+    assert events[0].bbox.xyxy[0] == 110 and events[0].bbox.xyxy[2] == 180  # the union of the three
+
+
+# --- lines ---------------------------------------------------------------------------------------------
+
+LINE = {"door": {"points": [[0.5, 0.0], [0.5, 1.0]]}}  # vertical, A at the top: left of A→B is x > 100
+
+
+def crossings(direction: str, xs: list[float], cooldown: float = 0.0) -> list[Event]:
+    rule = {
+        "name": "count",
+        "kind": "line_crossing",
+        "line": "door",
+        "direction": direction,
+        "cooldown": cooldown,
+    }
+    frames = [(i / 10, tracks((7, at(x - 10), "person")), Detections.empty(), ()) for i, x in enumerate(xs)]
+    return run({"lines": LINE, "rules": [rule]}, frames)
+
+
+def test_each_crossing_is_one_event_with_running_counts() -> None:
+    events = crossings("both", [80, 90, 110, 120, 130, 95, 90])
+    assert [(e.type, e.reason, e.line["direction"] if e.line else None) for e in events] == [
+        ("start", None, "right_to_left"),
+        ("end", "crossed", "right_to_left"),
+        ("start", None, "left_to_right"),
+        ("end", "crossed", "left_to_right"),
+    ]
+    assert events[-1].line == {"name": "door", "direction": "left_to_right",
+                               "counts": {"left_to_right": 1, "right_to_left": 1}}  # fmt: skip
+    assert events[0].duration_s == 0
+
+
+def test_direction_filter_and_cooldown() -> None:
+    assert len(crossings("left_to_right", [80, 120, 80, 120])) == 2  # only the way back counts
+    assert len(crossings("both", [80, 120, 80, 120], cooldown=5.0)) == 2  # one crossing, then cooldown
+
+
+def test_stepping_onto_the_line_then_over_it_is_one_crossing() -> None:
+    events = crossings("both", [90, 95, 100, 100, 105, 110])  # feet exactly on x = 100 twice
+    assert [e.type for e in events] == ["start", "end"]
+
+
+def test_passing_beyond_the_end_of_the_line_is_no_crossing() -> None:
+    short = {"door": {"points": [[0.5, 0.0], [0.5, 0.3]]}}  # ends above the feet (y = 90 of 100)
+    rule = {"name": "count", "kind": "line_crossing", "line": "door"}
+    frames = [
+        (i / 10, tracks((7, at(x), "person")), Detections.empty(), ()) for i, x in enumerate([70, 90, 110])
+    ]
+    assert run({"lines": short, "rules": [rule]}, frames) == []
+
+
+def test_line_state_is_dropped_for_removed_tracks() -> None:
+    rule = {"name": "c", "kind": "line_crossing", "line": "door"}
+    cam = CameraConfig.model_validate({"name": "cam", "url": "x.mp4", "lines": LINE, "rules": [rule]})
+    engine = build_engine(cam, model="m", snapshots=False)
+    for i in range(500):  # a new person every frame, each seen once then removed
+        engine.process(
+            Frame("cam", i, i / 10, IMAGE), Detections.empty(), tracks((i + 1, at(50), "person")), (i,)
+        )
+    assert len(engine.rules[0]._last) <= 2  # type: ignore[attr-defined]
+
+
+# --- update events -------------------------------------------------------------------------------------
+
+
+def test_updates_while_active_at_most_every_interval() -> None:
+    rule = {"name": "hat", "kind": "ppe", "update_interval": 1.0, **TIMING}
+    events = run({"rules": [rule]}, scene(4.5, 10, lambda t: ([(1, PERSON, "person")], [], ())))
+    assert seq(events) == [
+        ("start", 1, 1.0, None),
+        ("update", 1, 2.0, None),
+        ("update", 1, 3.0, None),
+        ("update", 1, 4.0, None),
+        ("end", 1, 4.4, "shutdown"),
+    ]
+    assert len({e.alert_id for e in events}) == 1 and len({e.event_id for e in events}) == 5
+
+
+# --- properties over random streams ----------------------------------------------------------------------
+
+Stream = list[tuple[float, list[tuple[int, bool, bool]], tuple[int, ...]]]
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> Stream:
+    """Up to 4 tracks blinking in and out of a zone, with and without hats, at uneven frame times
+    (dropped frames); tracks end for good at random (and, as from a tracker, ids never come back)."""
+    n = draw(st.integers(5, 120))
+    ts = 0.0
+    out: Stream = []
+    alive = {1, 2, 3, 4}
+    for _ in range(n):
+        ts += draw(st.sampled_from([0.04, 0.1, 0.2, 0.5]))
+        present, removed = [], []
+        for tid in sorted(alive):
+            if draw(st.integers(0, 30)) == 0:
+                alive.discard(tid)
+                removed.append(tid)
+            elif draw(st.booleans()) or draw(st.booleans()):
+                present.append((tid, draw(st.booleans()), draw(st.booleans())))  # (id, in zone, hat)
+        out.append((round(ts, 3), present, tuple(removed)))
+    return out
+
+
+def replay_stream(stream: Stream, timing: dict[str, float]) -> list[Event]:
+    rules = [
+        {"name": "hat", "kind": "ppe", **timing},
+        {"name": "keep-out", "kind": "zone_intrusion", "zone": "right", **timing},
+    ]
+    frames = []
+    for ts, present, removed in stream:
+        rows = [(tid, at(150 if zone else 20), "person") for tid, zone, _ in present]
+        hats = [(x1 + 2, 8, x1 + 18, 20, 0.8, "hardhat") for tid, zone, hat in present if hat
+                for x1 in [150 if zone else 20]]  # fmt: skip
+        frames.append((ts, tracks(*rows), Detections.from_rows(hats), removed))
+    return run({"zones": ZONE, "rules": rules}, frames)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    stream=streams(),
+    min_duration=st.sampled_from([0.0, 0.3, 1.0]),
+    clear=st.sampled_from([0.0, 0.25, 1.0]),
+    cooldown=st.sampled_from([0.0, 0.5, 3.0]),
+)
+def test_alert_invariants_hold_for_any_stream(
+    stream: Stream, min_duration: float, clear: float, cooldown: float, event_schema: dict[str, Any]
+) -> None:
+    timing = {"min_duration": min_duration, "clear_after": clear, "cooldown": cooldown}
+    events = replay_stream(stream, timing)
+    starts = [e for e in events if e.type == "start"]
+    ends = {e.alert_id: e for e in events if e.type == "end"}
+    assert len(ends) == len([e for e in events if e.type == "end"])  # at most one end per alert
+    assert {e.alert_id for e in starts} == set(ends)  # every start has exactly one end
+    for s in starts:
+        end = ends[s.alert_id]
+        assert s.frame_ts - s.started_at >= min_duration - 1e-6  # never before min_duration
+        assert end.started_at == s.started_at and end.ended_at is not None
+        assert end.duration_s == pytest.approx(end.ended_at - end.started_at, abs=1e-3)
+        assert end.frame_ts >= s.frame_ts
+    by_subject: dict[tuple[str, int | None], list[Event]] = {}
+    for e in events:
+        if e.type in ("start", "end"):
+            by_subject.setdefault((e.rule.name, e.track_id), []).append(e)
+    for seq_ in by_subject.values():
+        for prev, nxt in pairwise(seq_):
+            if prev.type == "end" and nxt.type == "start" and prev.reason == "cleared":
+                assert nxt.frame_ts - prev.frame_ts >= cooldown - 1e-6  # cooldown respected
+    for e in events:
+        jsonschema.validate(e.to_dict(), event_schema)
+
+
+# --- frame-rate independence -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fps", [5, 15, 30])
+def test_same_scene_same_events_at_any_frame_rate(fps: int) -> None:
+    """A worker without a hard hat is in the zone from 1 s to 4 s: the alert starts after 1 s and ends
+    0.5 s after they leave, within one frame interval, whatever the frame rate."""
+    who = lambda t: ([(1, at(150), "person")], [], ()) if 1.0 <= t < 4.0 else ([], [], ())  # noqa: E731
+    rules = [
+        {"name": "hat", "kind": "ppe", "zone": "right", "min_duration": 1.0, "clear_after": 0.5},
+        {
+            "name": "keep-out",
+            "kind": "zone_intrusion",
+            "zone": "right",
+            "min_duration": 1.0,
+            "clear_after": 0.5,
+        },
+    ]
+    events = run({"zones": ZONE, "rules": rules}, scene(6, fps, who))
+    for rule in ("hat", "keep-out"):
+        (start,) = [e for e in events if e.rule.name == rule and e.type == "start"]
+        (end,) = [e for e in events if e.rule.name == rule and e.type == "end"]
+        assert start.frame_ts == pytest.approx(2.0, abs=1 / fps + 1e-6)
+        assert end.frame_ts == pytest.approx(4.5, abs=1 / fps + 1e-6)
+        assert end.duration_s == pytest.approx(3.0, abs=1 / fps + 1e-3)
