@@ -207,6 +207,11 @@ class PpeRuleConfig(_StateRuleConfig):
         description="Least share of an item's box inside the head region for the item to count.",
     )
     zone: str | None = Field(None, description="Only enforce inside this zone (by feet position).")
+    item_regions: dict[str, Literal["head", "upper_body", "body"]] = Field(
+        default_factory=dict,
+        description="Where each required item is looked for; default by name: hats and helmets on the "
+        "head, vests on the upper body, anything else on the whole body.",
+    )
 
     @model_validator(mode="after")
     def _something_to_check(self) -> PpeRuleConfig:

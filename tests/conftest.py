@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from helpers import make_video, read_events, to_toml, write_script
 
 from daemon.cli import main
+
+SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "event.schema.json").read_text())
 
 
 @dataclass
@@ -53,9 +57,13 @@ class Site:
         return path
 
     def run(self, *extra: str) -> RunResult:
+        """``sitewatch run`` in-process; every event it wrote is checked against the published schema."""
         rc = main(["run", "--config", str(self.root / "config.toml"), *extra])
         err = self.capsys.readouterr().err
-        return RunResult(rc, read_events(self.root / "out/events.jsonl"), err, self.root / "out/snapshots")
+        events = read_events(self.root / "out/events.jsonl")
+        for event in events:
+            jsonschema.validate(event, SCHEMA)
+        return RunResult(rc, events, err, self.root / "out/snapshots")
 
 
 @pytest.fixture
@@ -65,6 +73,4 @@ def site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Site:
 
 @pytest.fixture(scope="session")
 def event_schema() -> dict[str, Any]:
-    import json
-
-    return json.loads((Path(__file__).parents[1] / "docs" / "event.schema.json").read_text())
+    return SCHEMA

@@ -3,7 +3,9 @@ properties over random streams (hypothesis) and frame-rate independence."""
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -17,6 +19,7 @@ from daemon.events import Event
 from daemon.rules import build_engine
 from daemon.types import Detections, Frame, Tracks
 
+SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "event.schema.json").read_text())
 SIZE = (200, 100)
 IMAGE = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
 Box = tuple[float, float, float, float]
@@ -48,7 +51,10 @@ def run(
             np.concatenate([trk.label, dets.label]),
         )
         events += [m.event for m in engine.process(Frame("cam", i, ts, IMAGE), all_dets, trk, removed)]
-    return events + [m.event for m in engine.close()]
+    events += [m.event for m in engine.close()]
+    for e in events:
+        jsonschema.validate(e.to_dict(), SCHEMA)
+    return events
 
 
 def seq(events: list[Event]) -> list[tuple[str, int | None, float, str | None]]:
@@ -81,6 +87,8 @@ def at(x: float) -> Box:
 
 WORKER = [(1, PERSON, "person")]
 LOW_HAT = (22, 60, 38, 72, 0.8, "hardhat")
+VEST = (22, 36, 38, 56, 0.8, "vest")  # upper body: y 34..58
+BOTH = {"required": ["hardhat", "vest"]}
 PPE = [
     ("no hard hat", {}, lambda t: (WORKER, [], ()), [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
     ("wearing one", {}, lambda t: (WORKER, [HAT], ()), []),
@@ -94,6 +102,11 @@ PPE = [
      [("start", 1, 2.0, None), ("end", 1, 2.8, "cleared")]),
     ("leaves the picture", {}, lambda t: (WORKER, [], ()) if t < 2 else ([], [], (1,) if t == 2 else ()),
      [("start", 1, 1.0, None), ("end", 1, 2.0, "track_lost")]),
+    ("hat and vest required, vest worn", BOTH, lambda t: (WORKER, [HAT, VEST], ()), []),
+    ("hat and vest required, no vest", BOTH, lambda t: (WORKER, [HAT], ()),
+     [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
+    ("a vest on the head does not count", BOTH, lambda t: (WORKER, [HAT, (22, 10, 38, 30, 0.8, "vest")], ()),
+     [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
 ]  # fmt: skip
 
 

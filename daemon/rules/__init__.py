@@ -58,6 +58,7 @@ def build_rule(cfg: RuleConfig) -> Rule:
             head_fraction=cfg.head_fraction,
             min_overlap=cfg.min_overlap,
             zone=cfg.zone,
+            item_regions=cfg.item_regions,
         )
     if isinstance(cfg, ZoneIntrusionRuleConfig):
         return ZoneIntrusionRule(cfg.name, timing, zone=cfg.zone, labels=cfg.labels, anchor=cfg.anchor)
