@@ -125,20 +125,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .logs import setup_logging
 
     config = load_config(args.config)
-    setup_logging(args.log_level or config.log_level)
+    setup_logging(args.log_level or config.log_level, config.log_format)
     detector = _load_detector(config)
 
     from .pipeline import Pipeline
+    from .service import Service
 
     pipeline = Pipeline(config, detector, max_frames=args.max_frames)
+    try:
+        service = Service(pipeline, Path(args.config))
+    except OSError as exc:
+        raise ConfigError(
+            [
+                f"service.http_port: cannot listen on {config.service.http_host}:"
+                f"{config.service.http_port}: {exc.strerror}"
+            ]
+        ) from None
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            log.info("received SIGHUP: reloading %s", args.config)
+            service.request_reload()
+            return
         log.info("received %s: shutting down", signal.Signals(signum).name)
         pipeline.stop()
 
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in handled}
     try:
-        summary = pipeline.run(duration=args.duration)
+        summary = service.run(duration=args.duration)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -395,12 +395,23 @@ class SinksConfig(_Model):
     mqtt: MqttSinkConfig = Field(default_factory=MqttSinkConfig)  # type: ignore[arg-type]
 
 
+class ServiceConfig(_Model):
+    http_host: str = Field("127.0.0.1", description="Address for /livez, /readyz and /metrics.")
+    http_port: int = Field(
+        9108, ge=0, le=65535, description="Port for /livez, /readyz and /metrics; 0 = off."
+    )
+
+
 class Config(_Model):
     model: ModelConfig
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)  # type: ignore[arg-type]
     cameras: list[CameraConfig] = Field(min_length=1, description="The cameras to watch.")
     sinks: SinksConfig = Field(default_factory=SinksConfig)  # type: ignore[arg-type]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="'text' (with syslog priorities under journald) or 'json' (one object per line)."
+    )
+    service: ServiceConfig = Field(default_factory=ServiceConfig)  # type: ignore[arg-type]
     record_dir: Path = Field(
         Path("sitewatch-data/tracks"),
         description="Where cameras with record_tracks = true write their detection and track logs.",

@@ -22,6 +22,7 @@ from trackers import Tracker, create_tracker
 from .config import CameraConfig, Config
 from .detectors import Detector
 from .events import CameraStatus, EventMessage
+from .metrics import Metrics
 from .queues import FrameHub
 from .recorder import Recorder
 from .rules import RuleEngine, build_engine
@@ -29,9 +30,6 @@ from .sources import CameraState, Producer, create_source
 from .types import Detections, Frame
 
 log = logging.getLogger(__name__)
-
-STATUS_INTERVAL = 30.0
-"""Seconds between periodic camera status messages (state changes are sent at once)."""
 
 
 @dataclass(slots=True)
@@ -90,6 +88,10 @@ class Pipeline:
             self.cameras[cam.name] = self._make_camera(cam)
         self._worker = threading.Thread(target=self._infer_loop, name="inference", daemon=True)
         self._started = 0.0
+        self.heartbeat = time.monotonic()
+        """When the inference loop last turned (it turns at least every 0.1 s unless the model hangs)."""
+        self.metrics = Metrics()
+        self.metrics.watch(self)
 
     def _make_camera(self, cam: CameraConfig) -> CameraRuntime:
         self.hub.add_camera(cam.name, cam.queue_size, "block" if cam.kind == "file" else "latest")
@@ -102,28 +104,11 @@ class Pipeline:
     # --- running -----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._started = time.monotonic()
+        self._started = self.heartbeat = time.monotonic()
         for cam in self.cameras.values():
             cam.producer.start()
         self._worker.start()
         log.info("pipeline started: %d camera(s), model %s", len(self.cameras), self.detector.name)
-
-    def run(self, duration: float | None = None) -> RunSummary:
-        """Run until every source has finished, ``stop()`` is called, or ``duration`` seconds pass."""
-        self.start()
-        deadline = None if duration is None else time.monotonic() + duration
-        next_status = time.monotonic() + STATUS_INTERVAL
-        while self._worker.is_alive() and not self.stop_event.is_set():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                log.info("duration of %.1f s reached", duration)
-                break
-            self.stop_event.wait(0.2 if left is None else min(0.2, left))
-            if time.monotonic() >= next_status:  # refresh retained statuses (fps) now and then
-                next_status += STATUS_INTERVAL
-                for cam in self.cameras.values():
-                    self._publish_status(cam.producer)
-        return self.shutdown()
 
     def stop(self) -> None:
         """Ask ``run`` to return (signal-handler safe)."""
@@ -175,23 +160,102 @@ class Pipeline:
 
     # --- the inference worker ----------------------------------------------------------------------
 
+    @property
+    def worker_alive(self) -> bool:
+        return self._worker.is_alive()
+
+    def frames_processed(self) -> int:
+        return sum(cam.processed for cam in list(self.cameras.values()))
+
+    def cameras_online(self) -> int:
+        return sum(1 for cam in list(self.cameras.values()) if cam.producer.state is CameraState.ONLINE)
+
+    def outbox_pending(self) -> int:
+        return sum(len(w.sink.outbox) for w in self.bus.workers if hasattr(w.sink, "outbox"))
+
+    def publish_statuses(self) -> None:
+        for cam in list(self.cameras.values()):
+            self._publish_status(cam.producer)
+
     def _sources_done(self) -> bool:
-        return all(cam.producer.done for cam in self.cameras.values())
+        return all(cam.producer.done for cam in list(self.cameras.values()))
+
+    # --- reconfiguration (SIGHUP) ------------------------------------------------------------------
+
+    SOURCE_FIELDS = (
+        "url",
+        "password_env",
+        "realtime",
+        "loop",
+        "fps",
+        "queue_size",
+        "open_timeout",
+        "read_timeout",
+    )
+
+    def reconfigure(self, cameras: list[CameraConfig]) -> list[str]:
+        """Apply a new camera list without stopping the others: add, remove, restart the cameras whose
+        source changed, and swap the rules of those whose zones, lines or rules changed (their active
+        alerts end with reason ``reconfigured``). Returns one line per change, for the log."""
+        changes = []
+        wanted = {c.name: c for c in cameras}
+        with self._lock:
+            for name in [n for n in self.cameras if n not in wanted]:
+                self._retire(name)
+                changes.append(f"camera {name} removed")
+            for cam in cameras:
+                current = self.cameras.get(cam.name)
+                if current is None:
+                    self._add(cam)
+                    changes.append(f"camera {cam.name} added")
+                elif any(getattr(cam, f) != getattr(current.config, f) for f in self.SOURCE_FIELDS):
+                    self._retire(cam.name)
+                    self._add(cam)
+                    changes.append(f"camera {cam.name} restarted (source settings changed)")
+                elif cam != current.config:
+                    for message in current.engine.close("reconfigured"):
+                        self._publish(message)
+                    current.engine = build_engine(
+                        cam, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled
+                    )
+                    current.config = cam
+                    changes.append(f"camera {cam.name}: zones, lines or rules updated")
+            self.config = self.config.model_copy(update={"cameras": cameras})
+            if self.recorder is None and any(c.record_tracks for c in cameras):
+                self.recorder = Recorder(self.config.record_dir)
+        return changes
+
+    def _add(self, cam: CameraConfig) -> None:
+        runtime = self._make_camera(cam)
+        self.cameras[cam.name] = runtime
+        if self._started:
+            runtime.producer.start()
+
+    def _retire(self, name: str) -> None:
+        runtime = self.cameras.pop(name)
+        runtime.producer.stop()
+        self.hub.remove_camera(name)
+        for message in runtime.engine.close("reconfigured"):
+            self._publish(message)
 
     def _infer_loop(self) -> None:
         mc = self.config.model
         while not self._abandon.is_set():
+            self.heartbeat = time.monotonic()
             batch = self.hub.take_batch(mc.max_batch, mc.max_wait_ms / 1000, timeout=0.1)
             if not batch:
                 if (self.stop_event.is_set() or self._sources_done()) and self.hub.pending() == 0:
                     break
                 continue
+            started = time.perf_counter()
             try:
                 results = self.detector.detect(batch)
             except Exception:
                 self.inference_errors += 1
                 log.exception("inference failed on a batch of %d frame(s); skipping it", len(batch))
                 continue
+            self.metrics.inference_seconds.observe(time.perf_counter() - started)
+            self.metrics.batch_size.observe(len(batch))
             self.batches += 1
             for frame, detections in zip(batch, results, strict=True):
                 self._analyse(frame, detections)

@@ -45,6 +45,7 @@ class Site:
         data: dict[str, Any] = {
             "model": {"backend": "scripted", "path": str(script), "min_confidence": 0.1},
             "tracker": {"min_hits": 2, "max_lost_seconds": 1.0},
+            "service": {"http_port": 0},  # tests that want HTTP ask for a free port
             "sinks": {
                 "jsonl": {"path": "out/events.jsonl", "fsync": False},
                 "snapshots": {"dir": "out/snapshots"},

@@ -103,6 +103,9 @@ min_confidence = 0.3
 device = "cpu"
 max_batch = 4
 
+[service]
+http_port = 0
+
 [sinks.jsonl]
 path = "out/events.jsonl"
 [sinks.snapshots]
@@ -145,6 +148,7 @@ def test_the_default_config_runs_out_of_the_box(site: Site) -> None:
         text.replace('url = "samples/bus-pan.mp4"', f'url = "{repo / "samples/bus-pan.mp4"}"')
         .replace('"sitewatch-data/events.jsonl"', '"out/events.jsonl"')
         .replace('"sitewatch-data/snapshots"', '"out/snapshots"')
+        .replace("http_port = 9108", "http_port = 0")
     )
     result = site.run("--max-frames", "40")  # the first 4 s: people stand in the restricted zone
     assert result.rc == 0, result.err

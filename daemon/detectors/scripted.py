@@ -2,13 +2,15 @@
 
 Each line is ``{"camera": NAME, "frame": INDEX, "detections": [[x1, y1, x2, y2, confidence, label], ...]}``;
 a frame without a line has no detections. An optional line ``{"labels": [...]}`` declares labels the
-script may not use but the rules may name. Labels pass through the config's ``labels``/``classes`` map and
-``min_confidence`` like a real model's.
+script may not use but the rules may name, and ``{"stall": {"camera": NAME, "frame": INDEX, "seconds":
+S}}`` makes the "model" hang for S seconds on that frame, as a wedged GPU would (for watchdog tests).
+Labels pass through the config's ``labels``/``classes`` map and ``min_confidence`` like a real model's.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +26,7 @@ class ScriptedDetector(Detector):
         self.name = Path(cfg.path).name
         self._min_conf = cfg.min_confidence
         raw: dict[tuple[str, int], list[tuple[float, float, float, float, float, str]]] = {}
+        self._stalls: dict[tuple[str, int], float] = {}
         declared: set[str] = set()
         lineno = 0
         try:
@@ -35,6 +38,10 @@ class ScriptedDetector(Detector):
                     row = json.loads(line)
                     if "labels" in row:
                         declared.update(row["labels"])
+                        continue
+                    if "stall" in row:
+                        st = row["stall"]
+                        self._stalls[(str(st["camera"]), int(st["frame"]))] = float(st["seconds"])
                         continue
                     dets = [(*map(float, d[:5]), str(d[5])) for d in row["detections"]]
                     raw[(str(row["camera"]), int(row["frame"]))] = dets  # type: ignore[assignment]
@@ -59,5 +66,9 @@ class ScriptedDetector(Detector):
         )
 
     def detect(self, frames: Sequence[Frame]) -> list[Detections]:
+        for f in frames:
+            stall = self._stalls.get((f.camera, f.index))
+            if stall:
+                time.sleep(stall)
         empty = Detections.empty()
         return [self._script.get((f.camera, f.index), empty) for f in frames]
