@@ -307,6 +307,16 @@ class CameraConfig(_Model):
     queue_size: int = Field(4, ge=1, le=1024, description="Frames buffered between decoder and detector.")
     open_timeout: float = Field(10.0, gt=0.0, description="Seconds to wait for a live stream to open.")
     read_timeout: float = Field(10.0, gt=0.0, description="Seconds to wait for data from a live stream.")
+    transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport: 'tcp' (reliable) or 'udp'.")
+    stall_seconds: float = Field(
+        5.0,
+        gt=0.0,
+        description="Live cameras: reconnect when no frame came for this long, or for ten of the camera's "
+        "own frame intervals if that is longer (a 1 fps camera gets 10 s).",
+    )
+    hwaccel: Literal["none", "cuda"] = Field(
+        "none", description="Hardware video decoding; falls back to software (one log line) if unavailable."
+    )
     zones: dict[str, ZoneConfig] = Field(default_factory=dict, description="Named polygons.")
     lines: dict[str, LineConfig] = Field(default_factory=dict, description="Named lines.")
     rules: list[RuleConfig] = Field(default_factory=list, description="Alert rules for this camera.")

@@ -55,6 +55,11 @@ class _PipelineCollector(Collector):
         reconnects = CounterMetricFamily(
             "sitewatch_reconnects", "Camera reconnect attempts.", labels=["camera"]
         )
+        stalls = CounterMetricFamily(
+            "sitewatch_stalls",
+            "Times a live camera stopped delivering and was reconnected.",
+            labels=["camera"],
+        )
         decode_errors = CounterMetricFamily(
             "sitewatch_decode_errors", "Damaged packets skipped by the decoder.", labels=["camera"]
         )
@@ -63,8 +68,9 @@ class _PipelineCollector(Collector):
             dropped.add_metric([name], p.hub.dropped(name))
             up.add_metric([name], 1.0 if cam.producer.state is CameraState.ONLINE else 0.0)
             reconnects.add_metric([name], cam.producer.reconnects)
+            stalls.add_metric([name], cam.stalls)
             decode_errors.add_metric([name], cam.producer.source.decode_errors)
-        yield from (frames, dropped, up, reconnects, decode_errors)
+        yield from (frames, dropped, up, reconnects, stalls, decode_errors)
 
         events = CounterMetricFamily(
             "sitewatch_events", "Events sent to the sinks.", labels=["camera", "rule", "type"]

@@ -41,6 +41,7 @@ class CameraRuntime:
     tracker: Tracker
     engine: RuleEngine
     processed: int = 0
+    stalls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +96,19 @@ class Pipeline:
 
     def _make_camera(self, cam: CameraConfig) -> CameraRuntime:
         self.hub.add_camera(cam.name, cam.queue_size, "block" if cam.kind == "file" else "latest")
-        producer = Producer(
-            cam, create_source(cam), self.hub, max_frames=self.max_frames, on_state=self._publish_status
-        )
+        producer = self._producer(cam)
         engine = build_engine(cam, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled)
         return CameraRuntime(cam, producer, create_tracker(self.config.tracker), engine)
+
+    def _producer(self, cam: CameraConfig, first_index: int = 0) -> Producer:
+        return Producer(
+            cam,
+            create_source(cam),
+            self.hub,
+            max_frames=self.max_frames,
+            on_state=self._publish_status,
+            first_index=first_index,
+        )
 
     # --- running -----------------------------------------------------------------------------------
 
@@ -191,7 +200,34 @@ class Pipeline:
         "queue_size",
         "open_timeout",
         "read_timeout",
+        "transport",
+        "hwaccel",
     )
+
+    def check_stalls(self) -> None:
+        """Replace the producer of every live camera that stopped delivering frames (a hung read
+        included: the old thread is left to finish its read and exit)."""
+        now = time.monotonic()
+        for cam in list(self.cameras.values()):
+            old = cam.producer
+            if not old.source.live or old.state is not CameraState.ONLINE or not old.is_alive():
+                continue
+            limit = old.stall_limit(cam.config.stall_seconds)
+            quiet = now - old.last_frame_at
+            if quiet <= limit:
+                continue
+            cam.stalls += 1
+            old.stop()
+            old.mark_stalled(f"no frame for {quiet:.1f} s (limit {limit:.1f} s); reconnecting")
+            new = self._producer(cam.config, first_index=old.frames)
+            new.reconnects, new.failures, new.fps, new.state = (
+                old.reconnects + 1,
+                old.failures,
+                old.fps,
+                old.state,
+            )
+            cam.producer = new
+            new.start()
 
     def reconfigure(self, cameras: list[CameraConfig]) -> list[str]:
         """Apply a new camera list without stopping the others: add, remove, restart the cameras whose

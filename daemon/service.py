@@ -90,6 +90,7 @@ class Service:
                 break
             p.stop_event.wait(tick if deadline is None else max(0.0, min(tick, deadline - now)))
             now = time.monotonic()
+            p.check_stalls()
             if self._reload.is_set():
                 self._reload.clear()
                 self.reload()

@@ -272,7 +272,7 @@ def replay_stream(stream: Stream, timing: dict[str, float]) -> list[Event]:
     return run({"zones": ZONE, "rules": rules}, frames)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     stream=streams(),
     min_duration=st.sampled_from([0.0, 0.3, 1.0]),

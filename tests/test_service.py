@@ -240,3 +240,21 @@ def test_the_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "sitewatch.service" not in proc.stderr, proc.stderr  # no warning about our unit
+
+
+def test_sd_notify_reaches_an_abstract_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    from daemon.notify import Notifier
+
+    name = f"sitewatch-test-{os.getpid()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(2)
+    monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+    monkeypatch.setenv("WATCHDOG_USEC", "30000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    notifier = Notifier()
+    assert notifier.watchdog_interval == 30.0
+    notifier.notify("READY=1", "STATUS=ok")
+    assert sock.recv(100) == b"READY=1\nSTATUS=ok"
+    notifier.close()
+    sock.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from helpers import make_video
 
 from daemon.config import CameraConfig
 from daemon.queues import FrameHub
-from daemon.sources import CameraState, Producer, create_source
+from daemon.sources import CameraState, Producer, VideoSource, create_source
 from daemon.sources.file import FileSource
 
 
@@ -82,6 +83,7 @@ def test_corrupted_bytes_do_not_stop_decoding(tmp_path: Path) -> None:
     broken.write_bytes(bytes(data))
     producer, ts = run_producer(CameraConfig(name="c", url=str(broken)))
     assert producer.state is CameraState.ENDED
+    assert producer.source.decode_errors >= 1  # counted (sitewatch_decode_errors_total) and skipped
     assert len(ts) > 20  # frames after the damage are still decoded
 
 
@@ -103,3 +105,36 @@ def test_stop_interrupts_a_realtime_file(tmp_path: Path) -> None:
     producer.stop()
     producer.join(5)
     assert producer.done and producer.frames > 0
+
+
+class _Unreachable(VideoSource):
+    live = True
+
+    def open(self) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    def read(self) -> None:  # pragma: no cover - never opened
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_camera_that_keeps_failing_goes_offline_and_keeps_retrying(monkeypatch: pytest.MonkeyPatch) -> None:
+    import daemon.sources.base as base
+
+    monkeypatch.setattr(base, "BACKOFF_START", 0.001)
+    monkeypatch.setattr(base, "BACKOFF_MAX", 0.004)
+    camera = CameraConfig(name="door", url="rtsp://127.0.0.1:9/x")
+    states: list[str] = []
+    hub = FrameHub()
+    hub.add_camera("door", 2, "latest")
+    producer = Producer(camera, _Unreachable(), hub, on_state=lambda p: states.append(p.state.value))
+    producer.start()
+    deadline = time.monotonic() + 5
+    while producer.reconnects < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    producer.stop()
+    producer.join(5)
+    assert states[:2] == ["reconnecting", "offline"]  # reported once each, not per attempt
+    assert producer.reconnects >= 8  # still retrying while offline

@@ -19,4 +19,10 @@ def create_source(camera: CameraConfig) -> VideoSource:
         return UsbSource(camera.url)
     from .file import FileSource
 
-    return FileSource(camera.url, realtime=camera.realtime, loop=camera.loop)
+    return FileSource(
+        camera.url,
+        realtime=camera.realtime,
+        loop=camera.loop,
+        hwaccel=None if camera.hwaccel == "none" else camera.hwaccel,
+        name=camera.name,
+    )

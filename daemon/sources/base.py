@@ -8,7 +8,9 @@ logged once with the camera name (credentials redacted) and what happens next.
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from enum import Enum
@@ -50,9 +52,17 @@ class VideoSource(ABC):
 class CameraState(Enum):
     CONNECTING = "connecting"
     ONLINE = "online"
+    STALLED = "stalled"
     RECONNECTING = "reconnecting"
+    OFFLINE = "offline"
     ENDED = "ended"
     FAILED = "failed"
+
+
+OFFLINE_AFTER = 5
+"""Consecutive failed attempts after which a live camera is reported offline (it is still retried)."""
+HEALTHY_RESET_S = 60.0
+"""Seconds of frames after which the reconnect backoff starts again from 1 s."""
 
 
 class Producer(threading.Thread):
@@ -64,6 +74,7 @@ class Producer(threading.Thread):
         *,
         max_frames: int | None = None,
         on_state: Callable[[Producer], None] | None = None,
+        first_index: int = 0,
     ) -> None:
         super().__init__(name=f"source-{camera.name}", daemon=True)
         self.camera = camera
@@ -72,15 +83,22 @@ class Producer(threading.Thread):
         self.max_frames = max_frames
         self.stop_event = threading.Event()
         self.state = CameraState.CONNECTING
-        self.frames = 0
+        self.frames = first_index
+        """Index of the next frame: continues across reconnects and replaced producers."""
         self.reconnects = 0
+        self.failures = 0
+        """Consecutive failed attempts to open or read (0 while healthy)."""
         self.on_state = on_state
         self.fps = 0.0
-        """Recent frame rate, from frame timestamps (exponential average of the intervals)."""
+        """The camera's recent frame rate, from frame timestamps (exponential average of intervals)."""
+        self.last_frame_at = time.monotonic()
+        """When the last frame was decoded (monotonic seconds)."""
         self._period = 1.0 / camera.fps if camera.fps > 0 else 0.0
         self._next_due = float("-inf")
         self._last_ts: float | None = None
         self._interval = 0.0
+        self._online_since = 0.0
+        self._backoff = BACKOFF_START
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -91,21 +109,44 @@ class Producer(threading.Thread):
         (the thread only returns in those cases)."""
         return self.ident is not None and not self.is_alive()
 
+    def stall_limit(self, stall_seconds: float) -> float:
+        """Seconds without a frame after which this camera counts as stalled: ``stall_seconds``, or ten
+        frame intervals of its own (learnt) rate, whichever is longer, so a 1 fps camera is not
+        restarted in a loop."""
+        rate = self.fps or getattr(self.source, "stream_fps", 0.0)
+        return max(stall_seconds, 10.0 / rate) if rate > 0 else max(stall_seconds, 10.0)
+
+    def mark_stalled(self, detail: str) -> None:
+        """The watchdog gave up on this producer (it is being replaced)."""
+        self._set_state(CameraState.STALLED, detail)
+
     def _set_state(self, state: CameraState, detail: str = "") -> None:
-        """Log a state change once; a camera that stays down logs each further retry at INFO."""
-        level = logging.WARNING if state in (CameraState.RECONNECTING, CameraState.FAILED) else logging.INFO
+        """Log and report a change of state; the same state again is not news."""
         if state is self.state:
-            level = logging.INFO
-            if state is not CameraState.RECONNECTING:
-                return
-        changed = state is not self.state
+            return
         self.state = state
+        bad = (CameraState.RECONNECTING, CameraState.OFFLINE, CameraState.STALLED, CameraState.FAILED)
+        level = logging.WARNING if state in bad else logging.INFO
         log.log(level, "camera %s: %s%s", self.camera.name, state.value, f" ({detail})" if detail else "")
-        if changed and self.on_state is not None:
+        if self.on_state is not None:
             self.on_state(self)
 
+    def _retry_wait(self, reason: str) -> None:
+        """A live source failed: report it, wait the backoff (with jitter), double the backoff."""
+        self.failures += 1
+        self.reconnects += 1
+        wait = self._backoff * random.uniform(0.8, 1.2)
+        detail = f"{redact_text(reason)}; retrying in {wait:.1f} s"
+        if self.failures >= OFFLINE_AFTER and self.state is not CameraState.OFFLINE:
+            self._set_state(CameraState.OFFLINE, f"{self.failures} attempts failed; {detail}")
+        elif self.state in (CameraState.RECONNECTING, CameraState.OFFLINE):
+            log.info("camera %s: attempt %d failed: %s", self.camera.name, self.failures, detail)
+        else:
+            self._set_state(CameraState.RECONNECTING, detail)
+        self.stop_event.wait(wait)
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+
     def run(self) -> None:
-        backoff = BACKOFF_START
         while not self.stop_event.is_set():
             try:
                 self.source.open()
@@ -113,34 +154,26 @@ class Producer(threading.Thread):
                 if not self.source.live:
                     self._fail(f"cannot open: {exc}")
                     return
-                self._set_state(
-                    CameraState.RECONNECTING,
-                    f"cannot open: {redact_text(str(exc))}; retrying in {backoff:.0f} s",
-                )
-                self.stop_event.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
-                self.reconnects += 1
+                self._retry_wait(f"cannot open: {exc}")
                 continue
+            self._online_since = self.last_frame_at = time.monotonic()
             self._set_state(CameraState.ONLINE)
-            backoff = BACKOFF_START
             try:
                 finished = self._pump()
+                reason = "stream ended"
             except Exception as exc:
                 finished = not self.source.live
-                detail = f"read failed: {redact_text(str(exc))}"
+                reason = f"read failed: {exc}"
                 if finished:
-                    self._fail(detail)
+                    self._fail(reason)
                     return
-                self._set_state(CameraState.RECONNECTING, detail)
             finally:
                 self.source.close()
             if finished or self.stop_event.is_set():
                 break
-            if self.state is not CameraState.RECONNECTING:
-                self._set_state(CameraState.RECONNECTING, "stream ended")
-            self.reconnects += 1
-            self.stop_event.wait(backoff)
-        self._set_state(CameraState.ENDED, f"{self.frames} frames")
+            self._retry_wait(reason)
+        if self.state is not CameraState.STALLED:
+            self._set_state(CameraState.ENDED, f"{self.frames} frames")
 
     def _fail(self, detail: str) -> None:
         self._set_state(CameraState.FAILED, redact_text(detail))
@@ -152,17 +185,23 @@ class Producer(threading.Thread):
             if item is None:
                 return not self.source.live
             image, ts = item
+            if self.stop_event.is_set():
+                return True  # replaced while this read hung: the new producer owns the frame indices
+            now = time.monotonic()
+            self.last_frame_at = now
+            if self.failures and now - self._online_since >= HEALTHY_RESET_S:
+                self.failures, self._backoff = 0, BACKOFF_START  # healthy again: a fresh backoff
+            if self._last_ts is not None and ts > self._last_ts:
+                gap = ts - self._last_ts
+                self._interval = gap if self._interval == 0 else 0.9 * self._interval + 0.1 * gap
+                self.fps = 1.0 / self._interval
+            self._last_ts = ts
             if self._period:
                 if ts < self._next_due - 1e-3:
                     continue
                 self._next_due += self._period
                 if self._next_due < ts:
                     self._next_due = ts + self._period
-            if self._last_ts is not None and ts > self._last_ts:
-                gap = ts - self._last_ts
-                self._interval = gap if self._interval == 0 else 0.9 * self._interval + 0.1 * gap
-                self.fps = 1.0 / self._interval
-            self._last_ts = ts
             frame = Frame(self.camera.name, self.frames, ts, image)
             if not self.hub.put(frame, self.stop_event):
                 return True

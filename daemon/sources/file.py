@@ -19,11 +19,19 @@ from .pyav import PyAvDecoder
 class FileSource(VideoSource):
     live = False
 
-    def __init__(self, path: str, *, realtime: bool = False, loop: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        realtime: bool = False,
+        loop: bool = False,
+        hwaccel: str | None = None,
+        name: str = "",
+    ) -> None:
         self.path = path
         self.realtime = realtime
         self.loop = loop
-        self._decoder = PyAvDecoder(path)
+        self._decoder = PyAvDecoder(path, hwaccel=hwaccel, name=name)
         self._anchor = 0.0  # wall time of pts 0 of the first pass
         self._offset = 0.0  # file time added by earlier loops
         self._first_pts: float | None = None

@@ -1,7 +1,7 @@
 """Decoding with PyAV (FFmpeg), shared by file and RTSP sources.
 
 Packets are decoded one at a time so a damaged packet costs one frame (counted in ``decode_errors``)
-instead of ending the stream.
+instead of ending the stream; frames the decoder flags as corrupt are counted and skipped.
 """
 
 from __future__ import annotations
@@ -20,19 +20,44 @@ log = logging.getLogger(__name__)
 
 class PyAvDecoder:
     def __init__(
-        self, url: str, *, options: dict[str, str] | None = None, timeout: tuple[float, float] | None = None
+        self,
+        url: str,
+        *,
+        options: dict[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
+        hwaccel: str | None = None,
+        name: str = "",
     ) -> None:
         self.url = url
         self.options = options or {}
         self.timeout = timeout
+        self.hwaccel = hwaccel
+        self.name = name
         self.decode_errors = 0
         self.fps = 0.0
         self._container: Any = None
         self._frames: Iterator[tuple[npt.NDArray[np.uint8], float | None]] | None = None
 
+    def _open_container(self) -> Any:
+        if self.hwaccel:
+            from av.codec.hwaccel import HWAccel
+
+            try:
+                hw = HWAccel(device_type=self.hwaccel, allow_software_fallback=True)
+                return av.open(self.url, options=self.options, timeout=self.timeout, hwaccel=hw)
+            except (av.error.FFmpegError, OSError) as exc:
+                container = av.open(self.url, options=self.options, timeout=self.timeout)  # not the network
+                log.warning(
+                    "camera %s: hardware decoding (%s) unavailable (%s); decoding in software",
+                    self.name, self.hwaccel, exc,
+                )  # fmt: skip
+                self.hwaccel = None
+                return container
+        return av.open(self.url, options=self.options, timeout=self.timeout)
+
     def open(self) -> None:
         self.close()
-        container = av.open(self.url, options=self.options, timeout=self.timeout)
+        container = self._open_container()
         if not container.streams.video:
             container.close()
             raise ValueError(f"no video stream in {self.url}")
@@ -52,6 +77,9 @@ class PyAvDecoder:
                 log.debug("%s: skipped a damaged packet: %s", stream, exc)
                 continue
             for frame in frames:
+                if frame.is_corrupt:  # concealed damage: grey smears a detector would misread
+                    self.decode_errors += 1
+                    continue
                 yield frame.to_ndarray(format="bgr24"), frame.time
 
     def read(self) -> tuple[npt.NDArray[np.uint8], float | None] | None:

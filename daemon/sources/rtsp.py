@@ -40,13 +40,24 @@ class RtspSource(VideoSource):
         self.display_url = redact_url(camera.url)
         self._decoder = PyAvDecoder(
             self._url,
-            options={"rtsp_transport": "tcp", "fflags": "discardcorrupt"},
+            options={
+                "rtsp_transport": camera.transport,
+                "fflags": "discardcorrupt",  # skip damaged packets instead of failing
+                "analyzeduration": "1000000",  # µs: learn the stream in 1 s, not FFmpeg's default 5
+            },
             timeout=(camera.open_timeout, camera.read_timeout),
+            hwaccel=None if camera.hwaccel == "none" else camera.hwaccel,
+            name=camera.name,
         )
 
     @property
     def decode_errors(self) -> int:  # type: ignore[override]
         return self._decoder.decode_errors
+
+    @property
+    def stream_fps(self) -> float:
+        """The frame rate the stream declares (0 if unknown)."""
+        return self._decoder.fps
 
     def open(self) -> None:
         try:
