@@ -48,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("logs", nargs="+", help="track logs written with record_tracks = true")
     rep.add_argument("--out", "-o", help="write events here (JSONL); default: standard output")
 
+    demo = sub.add_parser("demo", help="run the whole product on a synthetic site (no camera, GPU or broker)")
+    demo.add_argument("--data", default="sitewatch-data", help="where events and snapshots go")
+    demo.add_argument("--seconds", type=float, help="generate a clip this long instead of the shipped one")
+
+    ev = sub.add_parser("eval", help="alert precision, recall and delay per rule against ground truth")
+    ev.add_argument("--config", "-c", required=True, help="config with one camera: the clip and the rules")
+    ev.add_argument("--truth", required=True, help="ground truth JSON (docs/eval.md)")
+    ev.add_argument("--tracks", help="reuse a track log (record_tracks) instead of running the detector")
+    ev.add_argument("--json", action="store_true", help="print the table as JSON")
+
     sub.add_parser("version", help="print the version")
     return p
 
@@ -185,6 +195,42 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    from .logs import setup_logging
+
+    setup_logging("WARNING")
+    return run_demo(Path(args.data), args.seconds)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate import evaluate
+    from .logs import setup_logging
+
+    setup_logging("WARNING")
+    config = load_config(args.config)
+    if len(config.cameras) != 1:
+        raise ConfigError([f"cameras: eval scores one camera; this config has {len(config.cameras)}"])
+    for path in (args.truth, args.tracks):
+        if path and not Path(path).is_file():
+            raise ConfigError([f"{path}: file not found"])
+    scores, frames = evaluate(config, Path(args.truth), Path(args.tracks) if args.tracks else None)
+    rows = [s.row() for s in scores]
+    if args.json:
+        print(json.dumps({"frames": frames, "rules": rows}, indent=2))
+        return EXIT_OK
+    print(f"{frames} frames")
+    header = ("rule", "condition", "alerts", "truth", "precision", "recall", "delay p50")
+    print("{:<20} {:<18} {:>6} {:>6} {:>9} {:>7} {:>9}".format(*header))
+    for r in rows:
+        delay = "-" if r["delay_p50_s"] is None else f"{r['delay_p50_s']:.2f} s"
+        print(f"{r['rule']:<20} {r['condition']:<18} {r['alerts']:>6} {r['intervals']:>6} "
+              f"{r['precision']:>9.3f} {r['recall']:>7.3f} {delay:>9}")  # fmt: skip
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "version":
@@ -198,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args.config)
         if args.command == "replay":
             return _cmd_replay(args)
+        if args.command == "demo":
+            return _cmd_demo(args)
+        if args.command == "eval":
+            return _cmd_eval(args)
         return _cmd_run(args)
     except ConfigError as exc:
         print(f"config error in {getattr(args, 'config', '?')}:", file=sys.stderr)

@@ -1,0 +1,77 @@
+"""The demo model, `sitewatch demo` and `sitewatch eval` on synthetic footage (real network, CPU)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import to_toml
+
+from daemon.cli import main
+from daemon.demo import MODEL, demo_config
+from daemon.geometry import iou_matrix
+from daemon.synthsite import make_clip
+
+pytestmark = [pytest.mark.model, pytest.mark.skipif(not MODEL.is_file(), reason="demo model not trained yet")]
+
+
+def test_model_card_reports_the_held_out_map() -> None:
+    report = json.loads(MODEL.with_suffix(".json").read_text())
+    assert report["mAP50"] >= 0.90
+    assert MODEL.stat().st_size <= 8 * 2**20
+    card = (MODEL.parent / "README.md").read_text()
+    assert "mAP50" in card and "synthetic" in card
+
+
+def test_demo_alerts_for_the_workers_without_hard_hats_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", seconds=12, fps=10, workers=6, seed=11)
+    monkeypatch.setattr("daemon.demo.SHIPPED_CLIP", clip.path)  # a short clip instead of the shipped one
+    data = tmp_path / "data"
+    assert main(["demo", "--data", str(data)]) == 0
+    out = capsys.readouterr()
+    assert "alerts: hardhat" in out.out and str(data / "events.jsonl") in out.out
+    assert "MQTT:" in out.err
+    events = [json.loads(x) for x in (data / "events.jsonl").read_text().splitlines()]
+    starts = [e for e in events if e["type"] == "start" and e["rule"]["name"] == "hardhat"]
+    assert starts, "no hard-hat alert"
+    truth = clip.truth
+    hatless = {iv["worker"] for iv in truth["violations"] if iv["condition"] == "no_hardhat"}
+    seen = [(p["id"], p["box"]) for people in truth["frames"] for p in people]
+    boxes = np.array([b for _, b in seen], np.float32)
+    for e in starts:  # each alert is about a worker who really had no hat
+        ious = iou_matrix(np.array([e["bbox"]["xyxy"]], np.float32), boxes)[0]
+        assert ious.max() > 0.5 and seen[int(ious.argmax())][0] in hatless
+    snapshots = list((data / "snapshots" / "site").glob("*.jpg"))
+    assert len(snapshots) == len([e for e in events if e["type"] == "start"])
+
+
+def test_eval_precision_and_recall_on_a_minute_of_site_footage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_clip(tmp_path / "eval.mp4", seconds=60, fps=10, workers=8, seed=7)
+    config = demo_config(clip.path, tmp_path / "data", mqtt=False)
+    (tmp_path / "eval.toml").write_text(to_toml(config))
+    assert (
+        main(
+            [
+                "eval",
+                "--config",
+                str(tmp_path / "eval.toml"),
+                "--truth",
+                str(clip.path) + ".truth.json",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    rows = {r["rule"]: r for r in report["rules"]}
+    assert report["frames"] == 600
+    for rule in ("hardhat", "restricted-area"):
+        assert rows[rule]["intervals"] >= 3
+        assert rows[rule]["precision"] >= 0.95, rows
+        assert rows[rule]["recall"] >= 0.95, rows

@@ -1,0 +1,83 @@
+"""The synthetic site: labels that match what is drawn, identities that hold, violation intervals that
+match the scene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+from daemon.geometry import iou_matrix
+from daemon.synthsite import CLASSES, HAT_COLOURS, Worker, make_clip, render, write_dataset
+
+
+def test_dataset_labels_are_valid_and_hats_sit_on_heads(tmp_path: Path) -> None:
+    yaml = write_dataset(tmp_path, n_train=30, n_val=5, seed=3)
+    assert "names:" in yaml.read_text() and "2: head" in yaml.read_text()
+    labels = sorted((tmp_path / "labels" / "train").glob("*.txt"))
+    assert len(labels) == 30 and len(list((tmp_path / "images" / "train").glob("*.jpg"))) == 30
+    seen = set()
+    for path in labels:
+        rows = [list(map(float, line.split())) for line in path.read_text().splitlines()]
+        assert rows, f"{path.name}: every image has at least one worker"
+        boxes = np.array([[r[1] - r[3] / 2, r[2] - r[4] / 2, r[1] + r[3] / 2, r[2] + r[4] / 2] for r in rows])
+        assert (boxes >= -1e-6).all() and (boxes <= 1 + 1e-6).all()
+        cls = np.array([int(r[0]) for r in rows])
+        assert set(cls) <= {0, 1, 2}
+        seen |= set(cls.tolist())
+        people = boxes[cls == 0]
+        for item in boxes[cls != 0]:  # every hat or bare head belongs to the top of some person box
+            inside = (item[0] >= people[:, 0] - 0.01) & (item[2] <= people[:, 2] + 0.01)
+            top = item[3] <= people[:, 1] + 0.35 * (people[:, 3] - people[:, 1])
+            assert (inside & top).any()
+    assert seen == {0, 1, 2}
+    assert CLASSES == ("person", "hardhat", "head")
+
+
+def test_the_drawn_hat_is_where_the_label_says() -> None:
+    rng = np.random.default_rng(0)
+    bg = np.full((384, 640, 3), 90, np.uint8)
+    yellow = HAT_COLOURS[0]
+    wk = Worker(1, 300, 300, 0, 0, 150, 0, 10, (150, 180, 225), (60, 60, 60), (20, 20, 20), yellow, False)
+    img = render(bg, [wk], 1.0, rng, noise=0.0)
+    x1, y1, x2, y2 = (int(v) for v in wk.boxes(1.0)["hardhat"])
+    patch = img[y1:y2, x1:x2].reshape(-1, 3)
+    assert (np.abs(patch.astype(int) - yellow).sum(axis=1) < 30).mean() > 0.4
+    wk.hat_off = (0.0, 5.0)
+    assert "head" in wk.boxes(1.0) and "hardhat" not in wk.boxes(1.0)
+
+
+def test_clip_truth_matches_the_video_and_the_scene(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", seconds=8, fps=10, workers=6, seed=1)
+    truth = clip.truth
+    with av.open(str(clip.path)) as c:
+        n = sum(1 for _ in c.decode(video=0))
+    assert n == len(truth["frames"]) == 80
+    w, h = truth["size"]
+    assert (w, h) == (640, 384)
+    last: dict[int, np.ndarray] = {}
+    for people in truth["frames"]:
+        for p in people:
+            box = np.array(p["box"], np.float32)
+            assert box[3] <= h + 1 and box[1] >= -20 and box[2] > 0 and box[0] < w
+            if p["id"] in last:  # identities are continuous: a worker moves a little per frame
+                assert iou_matrix(last[p["id"]][None], box[None])[0, 0] > 0.7
+            last[p["id"]] = box
+    for iv in truth["violations"]:
+        frames = truth["frames"][round(iv["start"] * 10) : round(iv["end"] * 10) + 1]
+        flags = [next(p for p in people if p["id"] == iv["worker"]) for people in frames]
+        if iv["condition"] == "no_hardhat":
+            assert all(not f["hat"] for f in flags)
+        else:
+            assert iv["condition"] == "zone:restricted" and all(f["in_zone"] for f in flags)
+    conditions = {iv["condition"] for iv in truth["violations"]}
+    assert conditions == {"no_hardhat", "zone:restricted"}
+    assert (tmp_path / "c.mp4.truth.json").is_file()
+
+
+def test_hardhat_violations_are_exactly_the_workers_seen_without_one(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", seconds=6, fps=10, workers=6, seed=4)
+    hatless = {p["id"] for people in clip.truth["frames"] for p in people if not p["hat"]}
+    flagged = {iv["worker"] for iv in clip.truth["violations"] if iv["condition"] == "no_hardhat"}
+    assert hatless and flagged == hatless
