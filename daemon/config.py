@@ -185,6 +185,21 @@ class _StateRuleConfig(_DebouncedRuleConfig):
     )
 
 
+class _WatchedObjects(_Model):
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"],
+        min_length=1,
+        description="Labels of the objects the rule watches.",
+    )
+    anchor: Anchor = Field(
+        "bottom_center",
+        description="Point of each box that counts: 'bottom_center' (the feet), 'center' or 'top_center'.",
+    )
+
+    def referenced_labels(self) -> dict[str, set[str]]:
+        return {"labels": set(self.labels)}
+
+
 class PpeRuleConfig(_StateRuleConfig):
     kind: Literal["ppe"] = Field(description="A person not wearing the required items.")
     person_label: str = Field("person", description="Label of the tracked people.")
@@ -227,63 +242,33 @@ class PpeRuleConfig(_StateRuleConfig):
         }
 
 
-class ZoneIntrusionRuleConfig(_StateRuleConfig):
+class ZoneIntrusionRuleConfig(_WatchedObjects, _StateRuleConfig):
     kind: Literal["zone_intrusion"] = Field(description="An object inside a restricted zone.")
     zone: str = Field(description="Name of the zone (declared in the camera's zones).")
-    labels: list[str] = Field(
-        default_factory=lambda: ["person"], min_length=1, description="Labels of the objects to watch."
-    )
-    anchor: Anchor = Field(
-        "bottom_center", description="Point of the box that must be inside: 'bottom_center' (feet), ..."
-    )
-
-    def referenced_labels(self) -> dict[str, set[str]]:
-        return {"labels": set(self.labels)}
 
 
-class DwellRuleConfig(_DebouncedRuleConfig):
+class DwellRuleConfig(_WatchedObjects, _DebouncedRuleConfig):
     kind: Literal["dwell"] = Field(description="An object staying inside a zone too long.")
     zone: str = Field(description="Name of the zone.")
     max_seconds: float = Field(gt=0.0, description="Seconds inside the zone before the 'start' event.")
-    labels: list[str] = Field(
-        default_factory=lambda: ["person"], min_length=1, description="Labels of the objects to watch."
-    )
-    anchor: Anchor = Field("bottom_center", description="Point of the box that must be inside.")
-
-    def referenced_labels(self) -> dict[str, set[str]]:
-        return {"labels": set(self.labels)}
 
 
-class CrowdRuleConfig(_StateRuleConfig):
+class CrowdRuleConfig(_WatchedObjects, _StateRuleConfig):
     kind: Literal["crowd"] = Field(description="Too many objects inside a zone at once.")
     zone: str = Field(description="Name of the zone.")
     min_count: int = Field(ge=1, description="Alert when at least this many objects are inside.")
-    labels: list[str] = Field(
-        default_factory=lambda: ["person"], min_length=1, description="Labels of the objects to count."
-    )
-    anchor: Anchor = Field("bottom_center", description="Point of the box that must be inside.")
-
-    def referenced_labels(self) -> dict[str, set[str]]:
-        return {"labels": set(self.labels)}
 
 
-class LineCrossingRuleConfig(_RuleConfig):
+class LineCrossingRuleConfig(_WatchedObjects, _RuleConfig):
     kind: Literal["line_crossing"] = Field(description="An object crossing a line: one event per crossing.")
     line: str = Field(description="Name of the line (declared in the camera's lines).")
     direction: Literal["left_to_right", "right_to_left", "both"] = Field(
         "both",
         description="Which crossings count, as seen walking along the line from its first point A to B.",
     )
-    labels: list[str] = Field(
-        default_factory=lambda: ["person"], min_length=1, description="Labels of the objects to watch."
-    )
-    anchor: Anchor = Field("bottom_center", description="Point of the box that must cross.")
     cooldown: float = Field(
         2.0, ge=0.0, description="Seconds after a crossing before the same object's next crossing counts."
     )
-
-    def referenced_labels(self) -> dict[str, set[str]]:
-        return {"labels": set(self.labels)}
 
 
 RuleConfig = Annotated[
