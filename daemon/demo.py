@@ -32,7 +32,7 @@ def broker_answers(host: str = "localhost", port: int = 1883) -> bool:
 
 def demo_config(clip: Path, data: Path, mqtt: bool) -> dict[str, Any]:
     return {
-        "model": {"path": str(MODEL), "min_confidence": 0.25, "imgsz": 384, "device": "auto"},
+        "model": {"path": str(MODEL), "min_confidence": 0.25, "imgsz": 320, "device": "auto"},
         "service": {"http_port": 0},
         "cameras": [
             {

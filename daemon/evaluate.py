@@ -6,11 +6,12 @@ truth (docs/eval.md) gives each worker's box per frame and the intervals during 
 held: ``no_hardhat`` (scored against ``ppe`` rules) and ``zone:<name>`` (``zone_intrusion`` rules on
 that zone).
 
-An alert matches a ground-truth interval of the same worker when it starts inside the interval, or up
-to ``min_duration + 1`` s after its end (an alert can only start once the condition has held for
-``min_duration``). The worker of an alert is the one whose box overlaps the alert's box most in the
-frame that started it. Precision: matched alerts / alerts; recall: intervals with an alert / intervals
-long enough to alert on (at least ``min_duration``); delay: alert start minus interval start.
+An alert matches a ground-truth interval of the same worker when the condition it reports began within
+``TOLERANCE_S`` of the interval: from 1 s before its start (a detector sees a worker's feet cross a zone
+edge a few frames before the drawn truth does) to ``min_duration + 1`` s after its end. The worker of
+an alert is the one whose box overlaps the alert's box most in the frame that started it. Precision:
+matched alerts / alerts; recall: intervals with an alert / intervals long enough to alert on (at least
+``min_duration``); delay: alert start minus interval start.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from .config import Config, PpeRuleConfig, ZoneIntrusionRuleConfig
 from .geometry import iou_matrix
 from .recorder import read_records
 from .replay import replay
+
+TOLERANCE_S = 1.0
 
 
 @dataclass
@@ -84,7 +87,7 @@ def score(
         if cond is None:
             continue
         min_d = float(getattr(rule, "min_duration", 0.0))
-        margins[rule.name] = min_d + 1.0
+        margins[rule.name] = min_d + TOLERANCE_S
         s = scores[rule.name] = RuleScore(rule.name, cond)
         for iv in truth["violations"]:
             if iv["condition"] == cond and iv["end"] - iv["start"] + 1 / fps >= min_d:
@@ -111,7 +114,7 @@ def score(
             if (
                 iv["worker"] == worker
                 and iv["condition"] == s.condition
-                and (iv["start"] - 1 / fps <= begun <= iv["end"] + margins[s.rule])
+                and (iv["start"] - TOLERANCE_S <= begun <= iv["end"] + margins[s.rule])
             ):
                 s.matched_alerts += 1
                 key = (s.rule, worker, iv["start"])

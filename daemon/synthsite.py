@@ -267,7 +267,7 @@ def demo_workers(rng: np.random.Generator, size: tuple[int, int], seconds: float
 
 
 def make_clip(path: Path, seconds: float = 60.0, fps: int = 10, workers: int = 8, seed: int = 7,
-              size: tuple[int, int] = (640, 384)) -> Clip:  # fmt: skip
+              size: tuple[int, int] = (640, 384), crf: int = 20) -> Clip:  # fmt: skip
     """Write the demo clip and its ground truth (``<clip>.truth.json``, format in docs/eval.md)."""
     from .samples import write_video
 
@@ -292,7 +292,7 @@ def make_clip(path: Path, seconds: float = 60.0, fps: int = 10, workers: int = 8
             frames_truth.append(people)
             yield render(bg, crew, t, rng, light=float(light[i]), noise=3.0)
 
-    write_video(path, frames(), fps=fps, crf=20)
+    write_video(path, frames(), fps=fps, crf=crf)
     truth = {
         "version": 1,
         "fps": fps,

@@ -205,9 +205,9 @@ def test_check_config_prints_a_summary_of_the_default_config(capsys: pytest.Capt
     default = Path(__file__).parents[1] / "config.toml"
     assert main(["check-config", str(default)]) == 0
     out = capsys.readouterr().out
-    assert "cameras: 1" in out and "street: file" in out
-    assert "rule restricted-area: zone_intrusion" in out
-    assert "labels:  person" in out
+    assert "cameras: 1" in out and "site: file" in out
+    assert "rule restricted-area: zone_intrusion on restricted" in out and "rule hardhat: ppe" in out
+    assert "labels:  hardhat, head, person" in out
     assert "config OK" in out
 
 

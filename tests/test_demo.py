@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Site
 from helpers import to_toml
 
 from daemon.cli import main
@@ -75,3 +76,24 @@ def test_eval_precision_and_recall_on_a_minute_of_site_footage(
         assert rows[rule]["intervals"] >= 3
         assert rows[rule]["precision"] >= 0.95, rows
         assert rows[rule]["recall"] >= 0.95, rows
+
+
+def test_the_default_config_runs_out_of_the_box(site: Site) -> None:
+    """The README's run command on config.toml, against a copy whose outputs go to a temp dir."""
+    repo = Path(__file__).parents[1]
+    text = (repo / "config.toml").read_text()
+    for old in ('url = "samples/site.mp4"', 'path = "models/sitewatch-ppe-demo.pt"', "http_port = 9108"):
+        assert old in text
+    (site.root / "config.toml").write_text(
+        text.replace('url = "samples/site.mp4"', f'url = "{repo / "samples/site.mp4"}"')
+        .replace('path = "models/sitewatch-ppe-demo.pt"', f'path = "{MODEL}"')
+        .replace('"sitewatch-data/events.jsonl"', '"out/events.jsonl"')
+        .replace('"sitewatch-data/snapshots"', '"out/snapshots"')
+        .replace("http_port = 9108", "http_port = 0")
+    )
+    result = site.run()
+    assert result.rc == 0, result.err
+    starts = [e for e in result.events if e["type"] == "start"]
+    assert {e["rule"]["name"] for e in starts} == {"hardhat", "restricted-area"}
+    assert all((result.snapshots / e["snapshot"]).is_file() for e in starts)
+    assert len([e for e in result.events if e["type"] == "end"]) == len(starts)

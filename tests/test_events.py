@@ -50,3 +50,14 @@ def test_event_json_validates_against_the_published_schema(event_schema: dict[st
         "normalized": [0.01562, 0.04167, 0.17188, 0.45833],
     }
     assert data["confidence"] == 0.8765
+
+
+def test_the_documented_example_validates(event_schema: dict[str, Any]) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "events.md").read_text()
+    example = re.search(r"```json\n(.*?)\n```", text, re.S)
+    assert example is not None
+    jsonschema.validate(json.loads(example.group(1)), event_schema)

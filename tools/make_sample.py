@@ -1,8 +1,9 @@
-"""Builds samples/bus-pan.mp4, the clip the default config.toml watches: a camera panning across
-Ultralytics' bus.jpg and zidane.jpg photos side by side (real people entering and leaving the picture),
-16 s at 10 fps, 640x480, resting at each end of the sweep.
+"""Builds samples/site.mp4, the clip the default config.toml and `sitewatch demo` watch: 30 s of the
+synthetic construction site (daemon/synthsite.py) at 10 fps, 640x384, with eight workers, some without
+hard hats and some cutting through the restricted zone; its ground truth goes to
+samples/site.mp4.truth.json (format in docs/eval.md).
 
-    python tools/make_sample.py [--out samples/bus-pan.mp4]
+    python tools/make_sample.py [--out samples/site.mp4] [--seconds 30]
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from daemon.samples import pan, street_canvas, write_video
+from daemon.synthsite import make_clip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument(
-        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "samples" / "bus-pan.mp4"
-    )
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "samples" / "site.mp4")
+    ap.add_argument("--seconds", type=float, default=30.0)
     args = ap.parse_args()
-    n = write_video(args.out, pan(street_canvas(), size=(640, 480), seconds=16, fps=10, hold=0.5), fps=10)
-    print(f"wrote {args.out} ({n} frames, {args.out.stat().st_size // 1024} KiB)")
+    clip = make_clip(args.out, seconds=args.seconds, fps=10, workers=8, seed=3, crf=30)
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB, {len(clip.truth['frames'])} frames)")
 
 
 if __name__ == "__main__":
