@@ -124,33 +124,34 @@ class TrackerConfig(_Model):
         return self
 
 
-class ZoneConfig(_Model):
-    points: list[tuple[float, float]] = Field(
-        min_length=3, description="Polygon vertices as [x, y] pairs, in order."
-    )
+class _Shape(_Model):
+    """Points in the frame, normalised to its size (the default) or in pixels."""
+
+    points: list[tuple[float, float]]
     units: Literal["normalized", "pixels"] = Field(
         "normalized", description="'normalized' (0..1 of the frame width/height) or 'pixels'."
     )
 
     @model_validator(mode="after")
-    def _in_range(self) -> ZoneConfig:
+    def _in_range(self) -> _Shape:
         if self.units == "normalized" and any(not (0 <= c <= 1) for p in self.points for c in p):
             raise ValueError("normalized points must lie within 0..1 (set units = 'pixels' for pixels)")
         return self
 
 
-class LineConfig(_Model):
+class ZoneConfig(_Shape):
+    points: list[tuple[float, float]] = Field(
+        min_length=3, description="Polygon vertices as [x, y] pairs, in order."
+    )
+
+
+class LineConfig(_Shape):
     points: list[tuple[float, float]] = Field(
         min_length=2, max_length=2, description="The line's two end points [A, B] as [x, y] pairs."
     )
-    units: Literal["normalized", "pixels"] = Field(
-        "normalized", description="'normalized' (0..1 of the frame width/height) or 'pixels'."
-    )
 
     @model_validator(mode="after")
-    def _in_range(self) -> LineConfig:
-        if self.units == "normalized" and any(not (0 <= c <= 1) for p in self.points for c in p):
-            raise ValueError("normalized points must lie within 0..1 (set units = 'pixels' for pixels)")
+    def _distinct(self) -> LineConfig:
         if self.points[0] == self.points[1]:
             raise ValueError("the two points must differ")
         return self
@@ -205,7 +206,8 @@ class PpeRuleConfig(_StateRuleConfig):
     person_label: str = Field("person", description="Label of the tracked people.")
     required: list[str] = Field(
         default_factory=lambda: ["hardhat"],
-        description="Item labels every person must wear in the head region (e.g. 'hardhat').",
+        description="Item labels every person must wear, each in its body region (hats on the head, "
+        "vests on the upper body; see item_regions).",
     )
     violation_labels: list[str] = Field(
         default_factory=list,

@@ -122,6 +122,18 @@ CASES = [
     ),
     ("mqtt bad qos", "sinks", {"mqtt": {"qos": 3}}, "sinks.mqtt.qos: must be one of 0, 1 or 2"),
     (
+        "line with one point twice",
+        "cameras[0].lines",
+        {"door": {"points": [[0.2, 0.1], [0.2, 0.1]]}},
+        "cameras[0].lines.door: the two points must differ",
+    ),
+    (
+        "line outside the frame",
+        "cameras[0].lines",
+        {"door": {"points": [[0.2, 0.1], [1.2, 0.1]]}},
+        "cameras[0].lines.door: normalized points must lie within 0..1",
+    ),
+    (
         "mqtt wildcard prefix",
         "sinks",
         {"mqtt": {"topic_prefix": "site/#"}},
