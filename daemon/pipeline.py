@@ -78,7 +78,6 @@ class Pipeline:
         self.hub = FrameHub()
         self.bus = EventBus(create_sinks(config.sinks))
         self.events: Counter[tuple[str, str, str]] = Counter()
-        self.batches = 0
         self.inference_errors = 0
         self.stop_event = threading.Event()
         self._abandon = threading.Event()
@@ -292,7 +291,6 @@ class Pipeline:
                 continue
             self.metrics.inference_seconds.observe(time.perf_counter() - started)
             self.metrics.batch_size.observe(len(batch))
-            self.batches += 1
             for frame, detections in zip(batch, results, strict=True):
                 self._analyse(frame, detections)
 

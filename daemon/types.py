@@ -75,9 +75,6 @@ class Detections:
             label=np.array([r[5] for r in rows], dtype=np.str_),
         )
 
-    def select(self, mask: npt.NDArray[np.bool_]) -> Detections:
-        return Detections(self.xyxy[mask], self.confidence[mask], self.label[mask])
-
 
 @dataclass(frozen=True, slots=True)
 class Tracks:
@@ -104,15 +101,6 @@ class Tracks:
             confidence=np.zeros(0, np.float32),
             label=np.zeros(0, dtype="<U1"),
             detection=np.zeros(0, np.int64),
-        )
-
-    def select(self, mask: npt.NDArray[np.bool_]) -> Tracks:
-        return Tracks(
-            self.track_id[mask],
-            self.xyxy[mask],
-            self.confidence[mask],
-            self.label[mask],
-            self.detection[mask],
         )
 
 

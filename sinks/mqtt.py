@@ -81,7 +81,6 @@ class MqttSink(Sink):
                 "network path can impersonate the broker. Use only for testing."
             )
         self.connected = False
-        self.published = 0
         self.connect_failures = 0
         self._retained: dict[str, bytes] = {}  # statuses and snapshots: latest per topic, re-sent on connect
         self._retained_dirty: set[str] = set()
@@ -240,7 +239,6 @@ class MqttSink(Sink):
 
     def _delivered(self, message_id: int) -> None:
         self.outbox.delete(message_id)
-        self.published += 1
 
     # --- paho callbacks (on the publisher thread, inside client.loop) -----------------------------
 
