@@ -16,7 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import Config, ConfigError, check_labels, load_config
+from .config import Config, ConfigError, build, check_labels, load_config
 
 if TYPE_CHECKING:
     from .detectors import Detector
@@ -66,7 +66,7 @@ def _load_detector(config: Config) -> Detector:
     """Load the model and check every label the config names against it (ConfigError if not)."""
     from .detectors import create_detector
 
-    detector = create_detector(config.model)
+    detector = build("model.path", lambda: create_detector(config.model))
     unknown = detector.unknown_sources
     if unknown:
         raise ConfigError(
@@ -123,10 +123,29 @@ def _summary(config: Config, labels: frozenset[str]) -> str:
     return "\n".join(lines)
 
 
+def _preflighted(config: Config) -> Detector:
+    """Check, without starting anything, what ``run`` would hit: outputs this
+    user cannot write, TLS files that do not load, a model that is not a detector, a missing device.
+    Every problem found is reported together, each naming its key."""
+    from .preflight import preflight
+
+    problems = preflight(config)
+    try:
+        detector = _load_detector(config)
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return detector
+
+
 def _cmd_check(path: str) -> int:
+    from .preflight import current_user
+
     config = load_config(path)
-    detector = _load_detector(config)
+    detector = _preflighted(config)
     print(_summary(config, detector.labels))
+    print(f"outputs: writable by {current_user()}")
     print("config OK")
     return EXIT_OK
 
@@ -136,7 +155,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     setup_logging(args.log_level or config.log_level, config.log_format)
-    detector = _load_detector(config)
+    detector = _preflighted(config)
 
     from .pipeline import Pipeline
     from .service import Service

@@ -11,13 +11,15 @@ import importlib.util
 import os
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .geometry import Anchor
+from .redact import split_url
 
 
 class ConfigError(Exception):
@@ -28,12 +30,37 @@ class ConfigError(Exception):
         super().__init__("\n".join(self.problems))
 
 
+T = TypeVar("T")
+
+
+def build(key: str, make: Callable[[], T]) -> T:
+    """Build one thing a config asks for (a source, a sink, the rules); any failure becomes a
+    ConfigError naming ``key``, so start-up exits 2 and a reload is rejected instead of crashing."""
+    try:
+        return make()
+    except ConfigError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.strerror:
+            detail = f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+        else:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise ConfigError([f"{key}: {detail}"]) from None
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are never a sensible size, timeout or coordinate (and 'inf' overflows timers).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
-"""Camera, zone and rule names: safe in file names, MQTT topics and metric labels as they are."""
+"""Camera, zone and rule names: safe in file names, MQTT topics and metric labels as they are (matched
+whole: a trailing newline is not a name character)."""
+
+DAY = 86400.0
+HOUR = 3600.0
+MAX_PIXELS = 100_000.0
+"""Largest pixel coordinate accepted for zones and lines (far beyond any camera)."""
 
 PACKAGE_PREFIX = "pkg:"
 
@@ -102,6 +129,7 @@ class TrackerConfig(_Model):
     lost_seconds: float = Field(
         2.0,
         ge=0.0,
+        le=HOUR,
         description="bytetrack: seconds a track survives unseen (occlusion) before it is removed.",
     )
     iou_threshold: float = Field(
@@ -114,7 +142,10 @@ class TrackerConfig(_Model):
         description="iou: detections in a row before a track is confirmed and shown to rules.",
     )
     max_lost_seconds: float = Field(
-        1.0, ge=0.0, description="iou: seconds a confirmed track survives unseen before it is removed."
+        1.0,
+        ge=0.0,
+        le=HOUR,
+        description="iou: seconds a confirmed track survives unseen before it is removed.",
     )
 
     @model_validator(mode="after")
@@ -136,6 +167,8 @@ class _Shape(_Model):
     def _in_range(self) -> _Shape:
         if self.units == "normalized" and any(not (0 <= c <= 1) for p in self.points for c in p):
             raise ValueError("normalized points must lie within 0..1 (set units = 'pixels' for pixels)")
+        if any(abs(c) > MAX_PIXELS for p in self.points for c in p):
+            raise ValueError(f"pixel coordinates must lie within ±{MAX_PIXELS:g}")
         return self
 
 
@@ -160,7 +193,10 @@ class LineConfig(_Shape):
 class _RuleConfig(_Model):
     name: str = Field(pattern=NAME_PATTERN, description="Rule name, unique per camera; used in events.")
     cooldown: float = Field(
-        30.0, ge=0.0, description="Seconds after an 'end' before the same rule may start for the same object."
+        30.0,
+        ge=0.0,
+        le=DAY,
+        description="Seconds after an 'end' before the same rule may start for the same object.",
     )
 
     def referenced_labels(self) -> dict[str, set[str]]:
@@ -172,17 +208,18 @@ class _DebouncedRuleConfig(_RuleConfig):
     clear_after: float = Field(
         1.0,
         ge=0.0,
+        le=DAY,
         description="Seconds the condition must be false before the 'end' event (and gaps shorter than "
         "this do not interrupt it), so one flickering detection does not split an alert.",
     )
     update_interval: float = Field(
-        0.0, ge=0.0, description="Send an 'update' event at most this often while active; 0 = never."
+        0.0, ge=0.0, le=DAY, description="Send an 'update' event at most this often while active; 0 = never."
     )
 
 
 class _StateRuleConfig(_DebouncedRuleConfig):
     min_duration: float = Field(
-        2.0, ge=0.0, description="Seconds the condition must hold before a 'start' event."
+        2.0, ge=0.0, le=DAY, description="Seconds the condition must hold before a 'start' event."
     )
 
 
@@ -252,13 +289,15 @@ class ZoneIntrusionRuleConfig(_WatchedObjects, _StateRuleConfig):
 class DwellRuleConfig(_WatchedObjects, _DebouncedRuleConfig):
     kind: Literal["dwell"] = Field(description="An object staying inside a zone too long.")
     zone: str = Field(description="Name of the zone.")
-    max_seconds: float = Field(gt=0.0, description="Seconds inside the zone before the 'start' event.")
+    max_seconds: float = Field(
+        gt=0.0, le=7 * DAY, description="Seconds inside the zone before the 'start' event."
+    )
 
 
 class CrowdRuleConfig(_WatchedObjects, _StateRuleConfig):
     kind: Literal["crowd"] = Field(description="Too many objects inside a zone at once.")
     zone: str = Field(description="Name of the zone.")
-    min_count: int = Field(ge=1, description="Alert when at least this many objects are inside.")
+    min_count: int = Field(ge=1, le=100_000, description="Alert when at least this many objects are inside.")
 
 
 class LineCrossingRuleConfig(_WatchedObjects, _RuleConfig):
@@ -269,7 +308,10 @@ class LineCrossingRuleConfig(_WatchedObjects, _RuleConfig):
         description="Which crossings count, as seen walking along the line from its first point A to B.",
     )
     cooldown: float = Field(
-        2.0, ge=0.0, description="Seconds after a crossing before the same object's next crossing counts."
+        2.0,
+        ge=0.0,
+        le=DAY,
+        description="Seconds after a crossing before the same object's next crossing counts.",
     )
 
 
@@ -290,14 +332,21 @@ class CameraConfig(_Model):
     )
     realtime: bool = Field(False, description="Files: pace decoding to the file's frame rate.")
     loop: bool = Field(False, description="Files: start again at the end.")
-    fps: float = Field(0.0, ge=0.0, description="Process at most this many frames per second; 0 = all.")
+    fps: float = Field(
+        0.0, ge=0.0, le=1000.0, description="Process at most this many frames per second; 0 = all."
+    )
     queue_size: int = Field(4, ge=1, le=1024, description="Frames buffered between decoder and detector.")
-    open_timeout: float = Field(10.0, gt=0.0, description="Seconds to wait for a live stream to open.")
-    read_timeout: float = Field(10.0, gt=0.0, description="Seconds to wait for data from a live stream.")
+    open_timeout: float = Field(
+        10.0, gt=0.0, le=HOUR, description="Seconds to wait for a live stream to open."
+    )
+    read_timeout: float = Field(
+        10.0, gt=0.0, le=HOUR, description="Seconds to wait for data from a live stream."
+    )
     transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport: 'tcp' (reliable) or 'udp'.")
     stall_seconds: float = Field(
         5.0,
         gt=0.0,
+        le=HOUR,
         description="Live cameras: reconnect when no frame came for this long, or for ten of the camera's "
         "own frame intervals if that is longer (a 1 fps camera gets 10 s).",
     )
@@ -313,11 +362,36 @@ class CameraConfig(_Model):
         "'sitewatch replay'.",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        """Reject what no source could open, here rather than in a producer thread at run time."""
+        if not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must not be empty or hold control characters")
+        kind = source_kind(value)
+        if kind == "usb":
+            if value.lower().startswith("usb:"):
+                if not re.fullmatch(r"[0-9]{1,3}", value[4:]) or int(value[4:]) > 255:
+                    raise ValueError("a USB camera is 'usb:N' with N a device index from 0 to 255")
+            elif not re.fullmatch(r"/dev/video[0-9]{1,3}", value):
+                raise ValueError("a V4L2 device is '/dev/videoN'")
+        elif kind == "rtsp":
+            parts = split_url(value)
+            assert parts is not None
+            try:
+                split = urlsplit(parts.encoded())
+                host, _port = split.hostname, split.port
+            except ValueError as exc:
+                raise ValueError(f"not a valid rtsp:// URL ({exc})") from None
+            if not host:
+                raise ValueError("an rtsp:// URL needs a host: rtsp://[user@]host[:port]/path")
+        return value
+
     @field_validator("zones", "lines")
     @classmethod
     def _names(cls, named: dict[str, Any]) -> dict[str, Any]:
         for name in named:
-            if not re.match(NAME_PATTERN, name):
+            if not re.fullmatch(NAME_PATTERN.strip("^$"), name):
                 raise ValueError(f"name {name!r} must match {NAME_PATTERN}")
         return named
 
@@ -350,8 +424,12 @@ class MqttTlsConfig(_Model):
 
 class OutboxConfig(_Model):
     path: Path = Field(Path("sitewatch-data/outbox.sqlite"), description="SQLite file of undelivered events.")
-    max_age_days: float = Field(7.0, gt=0.0, description="Undelivered events older than this are dropped.")
-    max_mb: float = Field(1024.0, gt=0.0, description="Largest total size of undelivered events, MiB.")
+    max_age_days: float = Field(
+        7.0, gt=0.0, le=3650.0, description="Undelivered events older than this are dropped."
+    )
+    max_mb: float = Field(
+        1024.0, gt=0.0, le=1024.0 * 1024, description="Largest total size of undelivered events, MiB."
+    )
 
 
 class MqttSinkConfig(_Model):
@@ -368,13 +446,36 @@ class MqttSinkConfig(_Model):
     password_credential: str | None = Field(
         None, description="systemd credential holding the password (LoadCredential=NAME:...)."
     )
-    topic_prefix: str = Field("sitewatch", pattern=r"^[^#+\s]+$", description="Topic prefix; no wildcards.")
+    topic_prefix: str = Field(
+        "sitewatch",
+        description="Topic prefix: levels of letters, digits and '_.-' separated by '/'; no wildcards, no "
+        "leading '$' (brokers reserve $-topics and silently discard what clients publish there).",
+    )
     snapshots: bool = Field(
         False, description="Also publish each alert's annotated JPEG to <prefix>/<camera>/snapshot, retained."
     )
-    reconnect_max_s: float = Field(30.0, ge=1.0, description="Longest wait between reconnect attempts.")
+    reconnect_max_s: float = Field(
+        30.0, ge=1.0, le=HOUR, description="Longest wait between reconnect attempts."
+    )
     tls: MqttTlsConfig = Field(default_factory=MqttTlsConfig)  # type: ignore[arg-type]
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)  # type: ignore[arg-type]
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, value: str) -> str:
+        if value.startswith("$"):
+            raise ValueError(
+                "must not start with '$': brokers reserve $-topics and drop what clients publish"
+            )
+        levels = value.removesuffix("/").split("/")
+        if not all(re.fullmatch(r"[A-Za-z0-9_.\-]+", level) for level in levels):
+            raise ValueError(
+                "must be levels of letters, digits and '_.-' separated by single '/' "
+                "(no wildcards, spaces, control characters or empty levels)"
+            )
+        if len(value.encode()) > 256:
+            raise ValueError("must be at most 256 bytes")
+        return value
 
     @model_validator(mode="after")
     def _one_password_source(self) -> MqttSinkConfig:
@@ -393,7 +494,25 @@ class SinksConfig(_Model):
 
 
 class ServiceConfig(_Model):
-    http_host: str = Field("127.0.0.1", description="Address for /livez, /readyz and /metrics.")
+    http_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address for /livez, /readyz and /metrics; '0.0.0.0' or '::' to listen on every "
+        "interface (an empty value is an error, not a shorthand for that).",
+    )
+    http_timeout: float = Field(
+        10.0, gt=0.0, le=300.0, description="Seconds an HTTP client may take to send its request."
+    )
+    http_max_connections: int = Field(
+        16, ge=1, le=1024, description="Most HTTP connections served at once; more are refused."
+    )
+    worker_give_up_seconds: float = Field(
+        300.0,
+        ge=10.0,
+        le=DAY,
+        description="A worker thread that keeps crashing for this long stops the systemd watchdog pings, "
+        "so systemd restarts the daemon (faults a worker handles, like a full disk, never do).",
+    )
     http_port: int = Field(
         9108, ge=0, le=65535, description="Port for /livez, /readyz and /metrics; 0 = off."
     )
@@ -464,6 +583,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: invalid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{path}: invalid TOML: nested too deeply"]) from None
     return parse_config(raw, base_dir=path.resolve().parent)
 
 
@@ -515,8 +636,8 @@ def _resolve(config: Config, base_dir: Path) -> Config:
             if model_path.startswith(PACKAGE_PREFIX)
             else absolute(Path(model_path).expanduser())
         )
-        if not resolved.is_file():
-            raise FileNotFoundError(f"model file not found: {resolved}")
+        if problem := _not_a_file(resolved):
+            raise FileNotFoundError(f"model file {problem}: {resolved}")
     except FileNotFoundError as exc:
         problems.append(f"model.path: {exc}")
         resolved = Path(model_path)
@@ -543,8 +664,8 @@ def _resolve(config: Config, base_dir: Path) -> Config:
         url = cam.url
         if cam.kind == "file":
             fpath = absolute(file_path(url).expanduser())
-            if not fpath.is_file():
-                problems.append(f"cameras[{i}].url: video file not found: {fpath}")
+            if problem := _not_a_file(fpath):
+                problems.append(f"cameras[{i}].url: video file {problem}: {fpath}")
             url = str(fpath)
         if cam.password_env is not None:
             if cam.kind != "rtsp":
@@ -566,10 +687,10 @@ def _resolve(config: Config, base_dir: Path) -> Config:
     if mqtt.enabled:
         for key in ("ca_file", "cert_file", "key_file"):
             f = getattr(tls, key)
-            if f is not None and not f.is_file():
-                problems.append(f"sinks.mqtt.tls.{key}: file not found: {f}")
-        if mqtt.password_file is not None and not absolute(mqtt.password_file).is_file():
-            problems.append(f"sinks.mqtt.password_file: file not found: {absolute(mqtt.password_file)}")
+            if f is not None and (problem := _not_a_file(f)):
+                problems.append(f"sinks.mqtt.tls.{key}: file {problem}: {f}")
+        if mqtt.password_file is not None and (problem := _not_a_file(absolute(mqtt.password_file))):
+            problems.append(f"sinks.mqtt.password_file: file {problem}: {absolute(mqtt.password_file)}")
         try:
             mqtt_password(
                 mqtt.model_copy(update={"password_file": mqtt.password_file and absolute(mqtt.password_file)})
@@ -598,6 +719,17 @@ def _resolve(config: Config, base_dir: Path) -> Config:
             "record_dir": absolute(config.record_dir),
         }
     )
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` is not a readable regular file ('' if it is); never raises (a name too long or a
+    directory we may not enter are answers, not crashes)."""
+    try:
+        if path.is_file():
+            return "" if os.access(path, os.R_OK) else "not readable by this user"
+        return "not found" if not path.exists() else "is not a regular file"
+    except OSError as exc:
+        return f"unusable ({exc.strerror or exc})"
 
 
 def check_labels(config: Config, available: Iterable[str]) -> None:

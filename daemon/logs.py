@@ -11,6 +11,9 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
+from collections.abc import Callable
 
 from .redact import redact_text
 
@@ -43,6 +46,62 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return redact_text(json.dumps(data, ensure_ascii=False))
+
+
+class Throttle:
+    """Rate-limits a repeating error: the first occurrence is logged at once (with its traceback, if
+    any), repeats are counted, and the count is logged at most once per ``interval`` seconds. ``clear``
+    ends the episode (logging the count still owed), so the next occurrence is logged at once again.
+
+    A fault that repeats for every event (a full disk, a broker that is down) thus costs one line a
+    minute, not one line per event per sink.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, interval: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.clock = clock
+        self._episodes: dict[str, list[float]] = {}  # message → [last logged at, repeats since]
+        self._lock = threading.Lock()
+
+    def log(self, level: int, message: str, detail: str = "", *, exc_info: bool = False) -> bool:
+        """Log ``message`` (the key: keep variable parts in ``detail``) unless it was logged within the
+        interval. Returns True when a line was written."""
+        now = self.clock()
+        with self._lock:
+            episode = self._episodes.get(message)
+            if episode is None:
+                self._episodes[message] = [now, 0]
+                repeats = -1
+            else:
+                episode[1] += 1
+                if now - episode[0] < self.interval:
+                    return False
+                repeats, span = int(episode[1]), now - episode[0]
+                episode[0], episode[1] = now, 0
+        text = f"{message}: {detail}" if detail else message
+        if repeats < 0:
+            self.logger.log(level, "%s", text, exc_info=exc_info)
+        else:
+            self.logger.log(level, "%s (%d times in the last %.0f s)", text, repeats, span)
+        return True
+
+    def clear(self, message: str, level: int = logging.INFO, recovered: str = "") -> None:
+        """The fault is over: log what was still owed, and ``recovered`` if given."""
+        with self._lock:
+            episode = self._episodes.pop(message, None)
+        if episode is None:
+            return
+        if episode[1]:
+            self.logger.log(logging.WARNING, "%s (%d more times before it stopped)", message, int(episode[1]))
+        if recovered:
+            self.logger.log(level, "%s", recovered)
+
+    def active(self, message: str) -> bool:
+        with self._lock:
+            return message in self._episodes
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:

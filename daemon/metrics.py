@@ -42,6 +42,7 @@ class _PipelineCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         from .sources import CameraState
+        from .supervisor import WorkerState
 
         p = self.p
         frames = CounterMetricFamily("sitewatch_frames", "Frames processed.", labels=["camera"])
@@ -92,3 +93,23 @@ class _PipelineCollector(Collector):
         failures = CounterMetricFamily("sitewatch_inference_errors", "Batches the detector failed on.")
         failures.add_metric([], p.inference_errors)
         yield failures
+        frame_errors = CounterMetricFamily(
+            "sitewatch_frame_errors", "Frames skipped because tracking or rules raised on them."
+        )
+        frame_errors.add_metric([], p.frame_errors)
+        yield frame_errors
+
+        restarts = CounterMetricFamily(
+            "sitewatch_worker_restarts", "Times a worker thread crashed and was restarted.", labels=["worker"]
+        )
+        for name, n in sorted(p.supervisor.restart_counts().items()):
+            restarts.add_metric([name], n)
+        yield restarts
+        healthy = GaugeMetricFamily(
+            "sitewatch_worker_healthy",
+            "1 while a worker thread runs normally; 0 while it is degraded (retrying a fault) or restarting.",
+            labels=["worker"],
+        )
+        for report in p.supervisor.reports():
+            healthy.add_metric([report.name], 1.0 if report.state is WorkerState.RUNNING else 0.0)
+        yield healthy

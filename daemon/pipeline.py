@@ -4,6 +4,12 @@ Threads: one producer per camera (decoding), one inference worker (detection on 
 then tracking and rules per frame, which are vectorised and cheap), one thread per sink. The inference
 worker never does I/O: events go to the bus, which queues them for the sink threads.
 
+Everything a config builds (sources, rules, sinks, the recorder) is built inside one error boundary,
+``build``: a failure is a ``ConfigError`` naming the key, at start (exit 2) and on SIGHUP (the reload is
+rejected and the running configuration stays). Every thread runs under the supervisor
+(``daemon/supervisor.py``); a frame whose tracking or rules raise is skipped and counted, and the other
+cameras go on.
+
 Shutdown order keeps every promise the daemon makes: stop the producers, let the worker finish the frames
 already queued (bounded by ``drain_timeout``), end every active alert (so every ``start`` has an ``end``),
 then let each sink write what it holds and close.
@@ -19,14 +25,16 @@ from dataclasses import dataclass, field
 
 from trackers import Tracker, create_tracker
 
-from .config import CameraConfig, Config
+from .config import CameraConfig, Config, build
 from .detectors import Detector
 from .events import CameraStatus, EventMessage
+from .logs import Throttle
 from .metrics import Metrics
 from .queues import FrameHub
 from .recorder import Recorder
 from .rules import RuleEngine, build_engine
 from .sources import CameraState, Producer, create_source
+from .supervisor import SupervisedThread, supervisor
 from .types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -76,28 +84,43 @@ class Pipeline:
         self.max_frames = max_frames
         self.drain_timeout = drain_timeout
         self.hub = FrameHub()
-        self.bus = EventBus(create_sinks(config.sinks))
         self.events: Counter[tuple[str, str, str]] = Counter()
         self.inference_errors = 0
+        self.frame_errors = 0
+        """Frames whose tracking or rules raised (skipped; the camera goes on)."""
         self.stop_event = threading.Event()
         self._abandon = threading.Event()
         self._lock = threading.Lock()
-        self.recorder = Recorder(config.record_dir) if any(c.record_tracks for c in config.cameras) else None
-        self.cameras: dict[str, CameraRuntime] = {}
-        for cam in config.cameras:
-            self.cameras[cam.name] = self._make_camera(cam)
-        self._worker = threading.Thread(target=self._infer_loop, name="inference", daemon=True)
+        self._throttle = Throttle(log)
         self._started = 0.0
+        self.cameras: dict[str, CameraRuntime] = {}
+        for i, cam in enumerate(config.cameras):
+            self._add(self._make_camera(cam, i))
+        self.bus = EventBus(create_sinks(config.sinks))
+        self.recorder = (
+            build("record_dir", lambda: Recorder(config.record_dir))
+            if any(c.record_tracks for c in config.cameras)
+            else None
+        )
+        self._worker = SupervisedThread("inference", lambda _w: self._infer_loop(), stop=self._abandon)
+        self.supervisor = supervisor
         self.heartbeat = time.monotonic()
         """When the inference loop last turned (it turns at least every 0.1 s unless the model hangs)."""
         self.metrics = Metrics()
         self.metrics.watch(self)
 
-    def _make_camera(self, cam: CameraConfig) -> CameraRuntime:
-        self.hub.add_camera(cam.name, cam.queue_size, "block" if cam.kind == "file" else "latest")
-        producer = self._producer(cam)
-        engine = build_engine(cam, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled)
-        return CameraRuntime(cam, producer, create_tracker(self.config.tracker), engine)
+    def _make_camera(self, cam: CameraConfig, index: int) -> CameraRuntime:
+        """Build a camera's producer, tracker and rules (not yet started or queued)."""
+        key = f"cameras[{index}]"
+        producer = build(f"{key}.url", lambda: self._producer(cam))
+        engine = build(
+            f"{key}.rules",
+            lambda: build_engine(
+                cam, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled
+            ),
+        )
+        tracker = build("tracker", lambda: create_tracker(self.config.tracker))
+        return CameraRuntime(cam, producer, tracker, engine)
 
     def _producer(self, cam: CameraConfig, first_index: int = 0) -> Producer:
         return Producer(
@@ -231,37 +254,58 @@ class Pipeline:
     def reconfigure(self, cameras: list[CameraConfig]) -> list[str]:
         """Apply a new camera list without stopping the others: add, remove, restart the cameras whose
         source changed, and swap the rules of those whose zones, lines or rules changed (their active
-        alerts end with reason ``reconfigured``). Returns one line per change, for the log."""
-        changes = []
+        alerts end with reason ``reconfigured``). Returns one line per change, for the log.
+
+        Everything new is built first; if anything fails to build, a ConfigError naming its key is
+        raised and nothing has changed."""
         wanted = {c.name: c for c in cameras}
+        fresh: dict[str, CameraRuntime] = {}  # added or restarted cameras
+        engines: dict[str, RuleEngine] = {}  # cameras whose rules changed
+        plan: list[tuple[str, str]] = []
+        for i, cam in enumerate(cameras):
+            current = self.cameras.get(cam.name)
+            if current is None:
+                fresh[cam.name] = self._make_camera(cam, i)
+                plan.append((cam.name, f"camera {cam.name} added"))
+            elif any(getattr(cam, f) != getattr(current.config, f) for f in self.SOURCE_FIELDS):
+                fresh[cam.name] = self._make_camera(cam, i)
+                plan.append((cam.name, f"camera {cam.name} restarted (source settings changed)"))
+            elif cam != current.config:
+                engines[cam.name] = build(
+                    f"cameras[{i}].rules",
+                    lambda c=cam: build_engine(  # type: ignore[misc]
+                        c, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled
+                    ),
+                )
+                plan.append((cam.name, f"camera {cam.name}: zones, lines or rules updated"))
+        recorder = self.recorder
+        if recorder is None and any(c.record_tracks for c in cameras):
+            recorder = build("record_dir", lambda: Recorder(self.config.record_dir))
+
+        changes = []
         with self._lock:
             for name in [n for n in self.cameras if n not in wanted]:
                 self._retire(name)
                 changes.append(f"camera {name} removed")
-            for cam in cameras:
-                current = self.cameras.get(cam.name)
-                if current is None:
-                    self._add(cam)
-                    changes.append(f"camera {cam.name} added")
-                elif any(getattr(cam, f) != getattr(current.config, f) for f in self.SOURCE_FIELDS):
-                    self._retire(cam.name)
-                    self._add(cam)
-                    changes.append(f"camera {cam.name} restarted (source settings changed)")
-                elif cam != current.config:
+            for name, change in plan:
+                if name in fresh:
+                    if name in self.cameras:
+                        self._retire(name)
+                    self._add(fresh[name])
+                else:
+                    current = self.cameras[name]
                     for message in current.engine.close("reconfigured"):
                         self._publish(message)
-                    current.engine = build_engine(
-                        cam, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled
-                    )
-                    current.config = cam
-                    changes.append(f"camera {cam.name}: zones, lines or rules updated")
+                    current.engine = engines[name]
+                    current.config = wanted[name]
+                changes.append(change)
             self.config = self.config.model_copy(update={"cameras": cameras})
-            if self.recorder is None and any(c.record_tracks for c in cameras):
-                self.recorder = Recorder(self.config.record_dir)
+            self.recorder = recorder
         return changes
 
-    def _add(self, cam: CameraConfig) -> None:
-        runtime = self._make_camera(cam)
+    def _add(self, runtime: CameraRuntime) -> None:
+        cam = runtime.config
+        self.hub.add_camera(cam.name, cam.queue_size, "block" if cam.kind == "file" else "latest")
         self.cameras[cam.name] = runtime
         if self._started:
             runtime.producer.start()
@@ -274,6 +318,7 @@ class Pipeline:
             self._publish(message)
 
     def _infer_loop(self) -> None:
+        """The inference worker's body (supervised: a bug that escapes restarts it after the backoff)."""
         mc = self.config.model
         while not self._abandon.is_set():
             self.heartbeat = time.monotonic()
@@ -285,14 +330,28 @@ class Pipeline:
             started = time.perf_counter()
             try:
                 results = self.detector.detect(batch)
-            except Exception:
+            except Exception as exc:
                 self.inference_errors += 1
-                log.exception("inference failed on a batch of %d frame(s); skipping it", len(batch))
+                self._throttle.log(
+                    logging.ERROR,
+                    "inference failed; skipping the batch",
+                    f"{len(batch)} frame(s): {type(exc).__name__}: {exc}",
+                    exc_info=True,
+                )
                 continue
             self.metrics.inference_seconds.observe(time.perf_counter() - started)
             self.metrics.batch_size.observe(len(batch))
             for frame, detections in zip(batch, results, strict=True):
-                self._analyse(frame, detections)
+                try:
+                    self._analyse(frame, detections)
+                except Exception as exc:
+                    self.frame_errors += 1
+                    self._throttle.log(
+                        logging.ERROR,
+                        f"camera {frame.camera}: tracking or rules failed; skipping the frame",
+                        f"frame {frame.index}: {type(exc).__name__}: {exc}",
+                        exc_info=True,
+                    )
 
     def _analyse(self, frame: Frame, detections: Detections) -> None:
         with self._lock:

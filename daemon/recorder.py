@@ -7,7 +7,7 @@ Each recorded frame is one JSON line::
      "tracks": [[track_id, x1, y1, x2, y2, confidence, label], ...], "removed": [track_id, ...]}
 
 Lines are written by a thread of their own, so the inference loop never waits on the disk; if the disk
-falls far behind, frames are dropped from the log (counted and logged), never from detection.
+falls far behind or fails, frames are dropped from the log (counted and logged), never from detection.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from .linelog import LineLog
+from .logs import Throttle
+from .supervisor import SupervisedThread, WorkerState
 from .types import Detections, Frame, Tracks
 
 log = logging.getLogger(__name__)
@@ -89,14 +91,20 @@ _STOP = object()
 
 
 class Recorder:
-    """Appends frame records to ``<directory>/<camera>.jsonl`` on a background thread."""
+    """Appends frame records to ``<directory>/<camera>.jsonl`` on a supervised background thread.
+
+    Lines queued together are written with one call per camera. A write that fails (a full disk) loses
+    those lines from the log — counted, logged once a minute, shown as degraded in ``/readyz`` — and the
+    next batch tries again; a torn last line is cut away first (``LineLog``), so the log stays readable.
+    """
 
     def __init__(self, directory: Path, capacity: int = 2000) -> None:
         self.directory = directory
         self.dropped = 0
         self._queue: queue.Queue[tuple[str, str] | object] = queue.Queue(capacity)
-        self._files: dict[str, Any] = {}
-        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._files: dict[str, LineLog] = {}
+        self._throttle = Throttle(log)
+        self._thread = SupervisedThread("recorder", self._run)
         self._thread.start()
 
     def record(self, frame: Frame, detections: Detections, tracks: Tracks, removed: tuple[int, ...]) -> None:
@@ -104,26 +112,53 @@ class Recorder:
             self._queue.put_nowait((frame.camera, frame_record(frame, detections, tracks, removed)))
         except queue.Full:
             self.dropped += 1
-            if self.dropped % 1000 == 1:
-                log.warning(
-                    "track recorder is behind the disk: %d frame(s) left out of the log", self.dropped
-                )
+            self._throttle.log(
+                logging.WARNING,
+                "track recorder is behind the disk: frames left out of the log",
+                f"{self.dropped} in all",
+            )
 
-    def _run(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        while (item := self._queue.get()) is not _STOP:
-            assert isinstance(item, tuple)
-            camera: str = item[0]
-            line: str = item[1]
-            fh = self._files.get(camera)
-            if fh is None:
-                fh = self._files[camera] = open(self.directory / f"{camera}.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-            fh.write(line + "\n")
-            if self._queue.empty():
-                fh.flush()
-        for fh in self._files.values():
-            fh.close()
+    def _run(self, worker: SupervisedThread) -> None:
+        stopping = False
+        while not stopping:
+            batch: dict[str, list[str]] = {}
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stopping = True
+                    break
+                assert isinstance(item, tuple)
+                batch.setdefault(item[0], []).append(item[1])
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            for camera, lines in batch.items():
+                self._write(worker, camera, lines)
+
+    def _write(self, worker: SupervisedThread, camera: str, lines: list[str]) -> None:
+        log_file = self._files.get(camera)
+        if log_file is None:
+            log_file = self._files[camera] = LineLog(self.directory / f"{camera}.jsonl")
+        try:
+            log_file.append("".join(line + "\n" for line in lines).encode())
+        except OSError as exc:
+            self.dropped += len(lines)
+            key = "track recorder cannot write; frames are left out of the track log"
+            self._throttle.log(logging.ERROR, key, f"{exc} ({self.dropped} frames left out in all)")
+            worker.degraded(f"cannot write track log: {exc}")
+            return
+        if worker.worker_state is WorkerState.DEGRADED:
+            self._throttle.clear(
+                "track recorder cannot write; frames are left out of the track log",
+                recovered="track recorder writing again",
+            )
+            worker.recovered()
 
     def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(_STOP)
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            log.warning("track recorder did not take the stop request within %.0f s", timeout)
+            return
         self._thread.join(timeout)

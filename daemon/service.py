@@ -2,8 +2,12 @@
 STOPPING), serves health and metrics, refreshes camera statuses, and applies SIGHUP reloads.
 
 The watchdog proves progress, not mere existence: ``WATCHDOG=1`` is sent only if frames were processed
-since the last ping, or every camera is legitimately offline while the inference loop still turns. A
-wedged detector therefore stops the pings, and systemd restarts the daemon.
+since the last ping, or every camera is legitimately offline while the inference loop still turns, and
+no worker thread has kept crashing for longer than ``service.worker_give_up_seconds``. A wedged detector
+or a worker that cannot recover therefore stops the pings, and systemd restarts the daemon.
+
+The main loop itself never dies of a fault in its housekeeping (stall checks, statuses, reloads): each
+is logged (rate-limited) and tried again at the next turn.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .config import Config, ConfigError, check_labels, load_config
 from .health import HealthServer
+from .logs import Throttle
 from .notify import Notifier
 from .pipeline import Pipeline, RunSummary
 
@@ -33,10 +39,13 @@ class Service:
         self.notifier = notifier or Notifier()
         self.ready = False
         self._reload = threading.Event()
+        self._throttle = Throttle(log)
         svc = pipeline.config.service
+        pipeline.supervisor.give_up_after = svc.worker_give_up_seconds
         self.http = (
             HealthServer(svc.http_host, svc.http_port, live=self.live, ready=self.readiness,
-                         registry=pipeline.metrics.registry)
+                         registry=pipeline.metrics.registry, timeout=svc.http_timeout,
+                         max_connections=svc.http_max_connections)
             if svc.http_port
             else None
         )  # fmt: skip
@@ -52,20 +61,32 @@ class Service:
         limit = max(10.0, self.notifier.watchdog_interval)
         if self.pipeline.worker_alive and age > limit:
             return False, f"inference loop stalled for {age:.0f} s"
+        hopeless = self.pipeline.supervisor.hopeless()
+        if hopeless:
+            return False, "; ".join(hopeless)
         return True, "ok"
 
     def readiness(self) -> tuple[bool, str]:
+        """Ready while at least one camera is online and no worker is failing; the body says why not."""
         if not self.ready:
             return False, "starting: model loading or sources not started"
         online = self.pipeline.cameras_online()
+        cameras = f"{online}/{len(self.pipeline.cameras)} cameras online"
+        problems = self.pipeline.supervisor.problems()
         if online == 0:
-            return False, f"no camera online (0/{len(self.pipeline.cameras)})"
-        return True, f"{online}/{len(self.pipeline.cameras)} cameras online"
+            problems.insert(0, f"no camera online (0/{len(self.pipeline.cameras)})")
+        if problems:
+            return False, "\n".join(problems if online == 0 else [cameras, *problems])
+        return True, cameras
 
     def status_line(self, fps: float) -> str:
         p = self.pipeline
         online = p.cameras_online()
-        return f"{online}/{len(p.cameras)} cameras online, {fps:.1f} fps, outbox {p.outbox_pending()}"
+        line = f"{online}/{len(p.cameras)} cameras online, {fps:.1f} fps, outbox {p.outbox_pending()}"
+        problems = p.supervisor.problems()
+        if problems:
+            line += f"; {len(problems)} failing: {problems[0]}"
+        return line
 
     # --- the main loop -----------------------------------------------------------------------------
 
@@ -90,18 +111,21 @@ class Service:
                 break
             p.stop_event.wait(tick if deadline is None else max(0.0, min(tick, deadline - now)))
             now = time.monotonic()
-            p.check_stalls()
+            self._housekeeping(p.check_stalls, "checking for stalled cameras")
             if self._reload.is_set():
                 self._reload.clear()
-                self.reload()
+                self._housekeeping(self.reload, "reloading the configuration")
             if now >= next_status:
                 next_status += STATUS_INTERVAL
-                p.publish_statuses()
+                self._housekeeping(p.publish_statuses, "publishing camera statuses")
             if half and now >= next_ping:
                 frames = p.frames_processed()
                 fps = (frames - last_frames) / max(now - last_check, 1e-6)
                 idle_but_alive = p.cameras_online() == 0 and now - p.heartbeat < half
-                if frames > last_frames or idle_but_alive:
+                hopeless = p.supervisor.hopeless()
+                if hopeless:
+                    log.error("not pinging the systemd watchdog: %s", "; ".join(hopeless))
+                elif frames > last_frames or idle_but_alive:
                     self.notifier.notify("WATCHDOG=1", f"STATUS={self.status_line(fps)}")
                 else:
                     log.warning(
@@ -115,24 +139,37 @@ class Service:
             self.http.stop()
         return summary
 
+    def _housekeeping(self, step: Callable[[], object], what: str) -> None:
+        try:
+            step()
+        except Exception as exc:
+            self._throttle.log(logging.ERROR, f"failed {what}; trying again", repr(exc), exc_info=True)
+
     # --- SIGHUP ------------------------------------------------------------------------------------
 
     def reload(self) -> bool:
-        """Load the config file again and apply what can be applied live. A config that does not load
-        is rejected with one log line and the running one stays."""
+        """Load the config file again and apply what can be applied live. A config that does not load,
+        or whose cameras or rules cannot be built, is rejected with one log line and the running one
+        stays untouched."""
         self.notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
         try:
-            new = load_config(self.config_path)
-            check_labels(new, self.pipeline.detector.labels)
-        except ConfigError as exc:
-            log.error("reload rejected, the running configuration stays: %s", "; ".join(exc.problems))
+            try:
+                new = load_config(self.config_path)
+                check_labels(new, self.pipeline.detector.labels)
+                old: Config = self.pipeline.config
+                changes = self.pipeline.reconfigure(new.cameras)
+            except ConfigError as exc:
+                log.error("reload rejected, the running configuration stays: %s", "; ".join(exc.problems))
+                return False
+            except Exception as exc:  # a bug must not take the running daemon with it
+                log.error("reload failed, the running configuration stays: %r", exc, exc_info=True)
+                return False
+            for key in RESTART_NEEDED:
+                if getattr(new, key) != getattr(old, key):
+                    log.warning("reload: '%s' changed; restart the daemon to apply it", key)
+            log.info(
+                "reload applied: %s", "; ".join(changes) if changes else "no camera, zone or rule changed"
+            )
+            return True
+        finally:
             self.notifier.notify("READY=1")
-            return False
-        old: Config = self.pipeline.config
-        for key in RESTART_NEEDED:
-            if getattr(new, key) != getattr(old, key):
-                log.warning("reload: '%s' changed; restart the daemon to apply it", key)
-        changes = self.pipeline.reconfigure(new.cameras)
-        log.info("reload applied: %s", "; ".join(changes) if changes else "no camera, zone or rule changed")
-        self.notifier.notify("READY=1")
-        return True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.config import SinksConfig
+from daemon.config import SinksConfig, build
 
 from .base import EventBus, Sink, SinkWorker
 from .jsonl import JsonlSink
@@ -12,13 +12,19 @@ __all__ = ["EventBus", "JsonlSink", "Sink", "SinkWorker", "SnapshotSink", "creat
 
 
 def create_sinks(cfg: SinksConfig) -> list[Sink]:
+    """Build the enabled sinks; a failure is a ConfigError naming the sink's key."""
     sinks: list[Sink] = []
     if cfg.jsonl.enabled:
-        sinks.append(JsonlSink(cfg.jsonl.path, fsync=cfg.jsonl.fsync))
+        sinks.append(build("sinks.jsonl.path", lambda: JsonlSink(cfg.jsonl.path, fsync=cfg.jsonl.fsync)))
     if cfg.snapshots.enabled:
-        sinks.append(SnapshotSink(cfg.snapshots.dir, jpeg_quality=cfg.snapshots.jpeg_quality))
+        sinks.append(
+            build(
+                "sinks.snapshots.dir",
+                lambda: SnapshotSink(cfg.snapshots.dir, jpeg_quality=cfg.snapshots.jpeg_quality),
+            )
+        )
     if cfg.mqtt.enabled:
         from .mqtt import MqttSink
 
-        sinks.append(MqttSink(cfg.mqtt))
+        sinks.append(build("sinks.mqtt", lambda: MqttSink(cfg.mqtt)))
     return sinks

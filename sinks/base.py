@@ -1,22 +1,37 @@
-"""The sink interface, and the worker that runs each sink on its own thread.
+"""The sink interface, and the worker that runs each sink on its own supervised thread.
 
 The inference thread hands events to ``EventBus.publish``, which never blocks: each sink has a bounded
 queue and a thread of its own, so a slow disk or network delays only that sink. A sink whose queue is
 full drops the message and counts and logs it (it would otherwise stall detection); the queues are sized
 far above any plausible alert rate.
+
+A write that fails with an I/O error (``OSError``, SQLite's ``OperationalError``: a full or read-only
+disk) is *retried*, with the shared backoff, until it succeeds: the event is kept, later events wait
+behind it in order, the sink shows as degraded in ``/readyz``, and the error is logged once and then
+counted once a minute. Any other exception means this message cannot be written (a bug, or data the
+sink refuses): it is logged with its traceback, counted, and skipped. At shutdown a sink that is still
+failing gets until the close timeout; what it could not write then is counted and logged as lost.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from daemon.backoff import Backoff
 from daemon.events import CameraStatus, EventMessage
+from daemon.logs import Throttle
+from daemon.supervisor import SupervisedThread
 
 log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (OSError, sqlite3.OperationalError)
+"""Write errors worth retrying: they come from the disk or the network, not from the message."""
 
 
 class Sink(ABC):
@@ -24,7 +39,7 @@ class Sink(ABC):
 
     @abstractmethod
     def write(self, message: EventMessage) -> None:
-        """Deliver one message; raise on failure (the worker logs and counts it)."""
+        """Deliver one message; raise on failure (an I/O error is retried, anything else skips it)."""
 
     def write_status(self, status: CameraStatus) -> None:  # noqa: B027 - most sinks ignore statuses
         """A camera changed state (or its periodic status is due)."""
@@ -33,18 +48,29 @@ class Sink(ABC):
         """Flush and release resources; called once, after the last write."""
 
 
-_STOP = object()
-
-
 class SinkWorker:
     def __init__(self, sink: Sink, capacity: int = 10_000) -> None:
         self.sink = sink
         self.errors = 0
+        """Failed write attempts (each retry of a failing write counts)."""
         self.dropped = 0
+        """Events lost: the queue was full, the message could not be written, or shutdown came first."""
         self.written = 0
-        self._queue: queue.Queue[object] = queue.Queue(capacity)
-        self._thread = threading.Thread(target=self._run, name=f"sink-{sink.name}", daemon=True)
+        self._queue: queue.Queue[EventMessage | CameraStatus] = queue.Queue(capacity)
+        self._current: EventMessage | CameraStatus | None = (
+            None  # taken, not yet written (kept across a restart)
+        )
+        self._closing = threading.Event()
+        self._wake = threading.Event()
+        self._close_deadline = float("inf")
+        self._throttle = Throttle(log)
+        self._failing = ""
+        self._thread = SupervisedThread(f"sink-{sink.name}", self._run)
         self._thread.start()
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self._failing)
 
     def submit(self, item: EventMessage | CameraStatus) -> None:
         try:
@@ -52,34 +78,104 @@ class SinkWorker:
         except queue.Full:
             self.dropped += 1
             what = f"event {item.event.event_id}" if isinstance(item, EventMessage) else "a camera status"
-            log.error("sink %s: queue full, dropped %s", self.sink.name, what)
+            self._throttle.log(logging.ERROR, f"sink {self.sink.name}: queue full, dropping events", what)
 
-    def _run(self) -> None:
+    def pending(self) -> int:
+        return self._queue.qsize() + (self._current is not None)
+
+    def _run(self, worker: SupervisedThread) -> None:
         while True:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            try:
-                if isinstance(item, CameraStatus):
-                    self.sink.write_status(item)
+            if self._current is None:
+                try:
+                    self._current = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    if self._closing.is_set():
+                        break
                     continue
-                assert isinstance(item, EventMessage)
-                self.sink.write(item)
-                self.written += 1
-            except Exception as exc:
-                self.errors += 1
-                log.error("sink %s: cannot write: %s", self.sink.name, exc)
+            if not self._deliver(self._current, worker):
+                self._give_up()
+                break
+            self._current = None
         try:
             self.sink.close()
         except Exception as exc:
             self.errors += 1
             log.error("sink %s: close failed: %s", self.sink.name, exc)
 
-    def close(self, timeout: float) -> bool:
-        """Write what is queued, close the sink. False if it did not finish within ``timeout``."""
-        self._queue.put(_STOP)
+    def _deliver(self, item: EventMessage | CameraStatus, worker: SupervisedThread) -> bool:
+        """Write one item, retrying I/O errors. False when shutdown's deadline passed first."""
+        backoff = Backoff(start=0.5, maximum=30.0)
+        while True:
+            try:
+                if isinstance(item, CameraStatus):
+                    self.sink.write_status(item)
+                else:
+                    self.sink.write(item)
+                    self.written += 1
+            except TRANSIENT_ERRORS as exc:
+                self.errors += 1
+                self._fail(worker, str(exc))
+                left = self._close_deadline - time.monotonic()
+                if self._closing.is_set() and left <= 0:
+                    return False
+                if self._wake.wait(min(backoff.next(), left)):
+                    self._wake.clear()
+                continue
+            except Exception:
+                self.errors += 1
+                log.exception("sink %s: cannot write this message; skipping it", self.sink.name)
+                self._lose(item, 1, "it could not be written")
+                return True
+            if self._failing:
+                self._throttle.clear(
+                    self._failing,
+                    recovered=f"sink {self.sink.name}: writing again after {self.errors} failed attempt(s)",
+                )
+                self._failing = ""
+                worker.recovered()
+            return True
+
+    def _fail(self, worker: SupervisedThread, reason: str) -> None:
+        self._failing = f"sink {self.sink.name}: cannot write; keeping the events and retrying"
+        self._throttle.log(logging.ERROR, self._failing, reason)
+        worker.degraded(f"cannot write: {reason}")
+
+    def _give_up(self) -> None:
+        """Shutdown came while the sink was failing: count and log what it still held."""
+        lost = [self._current] if isinstance(self._current, EventMessage) else []
+        self._current = None
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, EventMessage):
+                lost.append(item)
+        if lost:
+            assert isinstance(lost[0], EventMessage)
+            self._lose(lost[0], len(lost), "the sink was still failing at shutdown")
+
+    def _lose(self, first: EventMessage | CameraStatus, n: int, why: str) -> None:
+        if isinstance(first, EventMessage):
+            self.dropped += n
+            log.error(
+                "sink %s: %d event(s) lost (first %s): %s", self.sink.name, n, first.event.event_id, why
+            )
+
+    def begin_close(self, timeout: float) -> None:
+        """Write what is queued (retrying failures for up to ``timeout`` seconds), then close the sink."""
+        self._close_deadline = time.monotonic() + timeout
+        self._closing.set()
+        self._wake.set()
+
+    def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def close(self, timeout: float) -> bool:
+        """Write what is queued, close the sink. False if it did not finish within ``timeout``."""
+        self.begin_close(timeout)
+        return self.join(timeout + 1.0)
 
 
 class EventBus:
@@ -107,7 +203,8 @@ class EventBus:
             worker.submit(status)
 
     def close(self, timeout: float) -> bool:
-        ok = True
+        """Close every sink in parallel; each gets ``timeout`` seconds to write what it holds."""
         for worker in self.workers:
-            ok &= worker.close(timeout)
-        return ok
+            worker.begin_close(timeout)
+        deadline = time.monotonic() + timeout + 1.0
+        return all([w.join(max(0.0, deadline - time.monotonic())) for w in self.workers])

@@ -1,12 +1,13 @@
-"""Appends every event as one JSON line: flushed (and by default fsynced) per event, so a crash or a
-power cut leaves every line that was written complete."""
+"""Appends every event as one JSON line: written whole (and by default fsynced) per event, so a crash
+or a power cut leaves every line that was written complete. A failed write (a full disk) raises; the
+sink worker keeps the event and retries it, and the retried line is written exactly once."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from daemon.events import EventMessage
+from daemon.linelog import LineLog
 
 from .base import Sink
 
@@ -18,13 +19,7 @@ class JsonlSink(Sink):
         self.path = path
         self.fsync = fsync
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held for the sink's life
+        self._log = LineLog(path, fsync=fsync)
 
     def write(self, message: EventMessage) -> None:
-        self._fh.write(message.event.to_json() + "\n")
-        self._fh.flush()
-        if self.fsync:
-            os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        self._fh.close()
+        self._log.append((message.event.to_json() + "\n").encode())

@@ -9,7 +9,14 @@ Delivery is at least once: after a reconnect the unacknowledged messages are sen
 de-duplicate on ``event_id``.
 
 Each connection uses a fresh paho client, so paho's in-memory queue never re-sends a message that the
-outbox also re-sends. Topics (see ``docs/mqtt.md``):
+outbox also re-sends. paho's callbacks only record what happened; the outbox is written by the
+publisher loop, outside them, where a disk error is caught, logged (rate-limited), shown as degraded in
+``/readyz`` and retried, instead of killing paho's loop. The publisher thread runs under the supervisor,
+so even a bug restarts it rather than silencing MQTT for good. Every way a connection can fail is said
+in one line and retried with the shared backoff: TCP or TLS errors, TLS files that do not load, a server
+that accepts TCP but never answers CONNECT (``CONNACK_TIMEOUT``), a refused CONNECT, and (MQTT 5) a
+publish the broker refuses, for example a topic its ACL denies — that message stays in the outbox.
+Topics (see ``docs/mqtt.md``):
 
 - ``<prefix>/<camera>/events``: every event, QoS as configured, not retained;
 - ``<prefix>/availability``: ``online`` retained on connect, ``offline`` as Last Will and on clean exit;
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import ssl
 import threading
 import time
@@ -29,9 +37,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from daemon.backoff import Backoff
 from daemon.config import MqttSinkConfig, mqtt_password
 from daemon.events import CameraStatus, EventMessage
+from daemon.logs import Throttle
 from daemon.redact import register_secret
+from daemon.supervisor import SupervisedThread
 
 from .annotate import encode_jpeg
 from .base import Sink
@@ -42,6 +53,8 @@ log = logging.getLogger(__name__)
 INFLIGHT_WINDOW = 100
 """Most messages sent but not yet acknowledged."""
 DRAIN_ON_CLOSE_S = 3.0
+CONNACK_TIMEOUT = 10.0
+"""Seconds a server that accepted the TCP connection has to answer CONNECT."""
 
 
 def describe_connect_error(exc: BaseException) -> str:
@@ -56,6 +69,8 @@ def describe_connect_error(exc: BaseException) -> str:
         return "connection refused (is the broker running, on this port?)"
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timed out"
+    if isinstance(exc, FileNotFoundError):
+        return f"TLS file not found ({exc.filename})"
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
     return str(exc)
@@ -88,7 +103,9 @@ class MqttSink(Sink):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_error = ""
-        self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
+        self._throttle = Throttle(log)
+        self._session = _Session()
+        self._thread = SupervisedThread("mqtt", self._run, stop=self._stop)
         self._thread.start()
 
     # --- called on the sink worker thread ----------------------------------------------------------
@@ -121,6 +138,7 @@ class MqttSink(Sink):
     # --- the publisher thread ----------------------------------------------------------------------
 
     def _new_client(self) -> mqtt.Client:
+        """A fresh client for one connection; raises (ssl.SSLError, OSError) when TLS files do not load."""
         v5 = self.cfg.protocol == "5"
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -145,33 +163,40 @@ class MqttSink(Sink):
         client.on_publish = self._on_publish
         return client
 
-    def _run(self) -> None:
-        backoff = 1.0
+    def _run(self, worker: SupervisedThread) -> None:
+        backoff = Backoff(start=1.0, maximum=self.cfg.reconnect_max_s)
         while not self._stop.is_set():
             self._session = _Session()
-            client = self._new_client()
+            where = f"{self.cfg.host}:{self.cfg.port}"
             try:
-                client.connect(self.cfg.host, self.cfg.port, self.cfg.keepalive)
+                client = self._new_client()
             except Exception as exc:
-                self._failed(
-                    f"cannot connect to {self.cfg.host}:{self.cfg.port}: {describe_connect_error(exc)}"
-                )
+                self._failed(worker, f"cannot set up TLS for {where}: {describe_connect_error(exc)}")
             else:
-                self._serve(client)
-                if self._session.refused:
-                    self._failed(
-                        f"broker {self.cfg.host}:{self.cfg.port} refused the connection: "
-                        f"{self._session.refused}"
-                    )
-                elif self._session.acked:
-                    backoff = 1.0  # it worked for a while: start the backoff again
+                try:
+                    client.connect(self.cfg.host, self.cfg.port, self.cfg.keepalive)
+                except Exception as exc:
+                    self._failed(worker, f"cannot connect to {where}: {describe_connect_error(exc)}")
+                else:
+                    self._serve(client, worker)
+                    s = self._session
+                    if s.refused:
+                        self._failed(worker, f"broker {where} refused the connection: {s.refused}")
+                    elif s.connack_timeout:
+                        self._failed(
+                            worker,
+                            f"{where} accepted the TCP connection but did not answer CONNECT within "
+                            f"{CONNACK_TIMEOUT:.0f} s (not an MQTT broker, or one that expects TLS?)",
+                        )
+                    elif s.acked:
+                        backoff.reset()  # it worked for a while: start the backoff again
             if self._stop.is_set():
                 break
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, self.cfg.reconnect_max_s)
+            self._stop.wait(backoff.next())
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, worker: SupervisedThread, message: str) -> None:
         self.connect_failures += 1
+        worker.degraded(f"{message}; {len(self.outbox)} event(s) wait in the outbox")
         if message != self._last_error:
             log.error(
                 "MQTT: %s; retrying with backoff, events wait in the outbox (%d pending)",
@@ -182,14 +207,23 @@ class MqttSink(Sink):
         else:
             log.debug("MQTT: %s (attempt %d)", message, self.connect_failures)
 
-    def _serve(self, client: mqtt.Client) -> None:
+    def _serve(self, client: mqtt.Client, worker: SupervisedThread) -> None:
         """Run one connection until it drops or the sink stops."""
         s = self._session
         stop_deadline: float | None = None
+        connack_deadline = time.monotonic() + CONNACK_TIMEOUT
         while True:
             if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS or s.refused or s.closed:
                 break
+            self._settle(worker)
+            if not s.acked and time.monotonic() > connack_deadline:
+                s.connack_timeout = True
+                break
             if s.acked:
+                if s.just_connected:
+                    s.just_connected = False
+                    self._last_error = ""
+                    worker.recovered()
                 self._pump(client)
             if self._stop.is_set():
                 stop_deadline = stop_deadline or time.monotonic() + DRAIN_ON_CLOSE_S
@@ -199,6 +233,7 @@ class MqttSink(Sink):
             elif s.acked and not s.inflight:
                 self._wake.wait(0.05)
                 self._wake.clear()
+        self._settle(worker)
         if s.acked and not s.closed:
             info = self._publish_retained(client, f"{self.prefix}/availability", b"offline")
             deadline = time.monotonic() + 1.0
@@ -209,6 +244,40 @@ class MqttSink(Sink):
             client.disconnect()
             client.loop(timeout=0.05)
         self.connected = False
+
+    def _settle(self, worker: SupervisedThread) -> None:
+        """Act on what paho's callbacks recorded: delete delivered messages from the outbox (a disk
+        error keeps them for the next turn: they are not re-sent on this connection), and say which
+        publishes the broker refused."""
+        s = self._session
+        if s.refused_publishes:
+            topic, reason = s.refused_publishes[-1]
+            n = len(s.refused_publishes)
+            s.refused_publishes.clear()
+            self._throttle.log(
+                logging.ERROR,
+                "MQTT: the broker refused events; they stay in the outbox and are sent again on reconnect",
+                f"{n} refused, last on {topic}: {reason} (check the broker's ACL for topic_prefix)",
+            )
+            worker.degraded(f"the broker refused publishing to {topic}: {reason}")
+        if not s.delivered:
+            return
+        try:
+            self.outbox.delete_many(s.delivered)  # empties the list as it goes
+        except sqlite3.Error as exc:
+            self._throttle.log(
+                logging.ERROR,
+                "MQTT: cannot delete delivered events from the outbox; retrying",
+                f"{exc} ({len(s.delivered)} waiting)",
+            )
+            worker.degraded(f"outbox: cannot delete delivered events: {exc}")
+            return
+        if self._throttle.active("MQTT: cannot delete delivered events from the outbox; retrying"):
+            self._throttle.clear(
+                "MQTT: cannot delete delivered events from the outbox; retrying",
+                recovered="MQTT: outbox writable again",
+            )
+            worker.recovered()
 
     def _publish_retained(self, client: mqtt.Client, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo:
         """Availability, statuses, snapshots: latest value only, not kept in the outbox."""
@@ -233,30 +302,19 @@ class MqttSink(Sink):
             s.last_sent = msg.id
             if info.mid in s.early_acks:  # acknowledged (QoS 0: written) before publish() returned
                 s.early_acks.discard(info.mid)
-                self._delivered(msg.id)
+                s.delivered.append(msg.id)
             else:
-                s.inflight[info.mid] = msg.id
+                s.inflight[info.mid] = (msg.id, msg.topic)
 
-    def _delivered(self, message_id: int) -> None:
-        self.outbox.delete(message_id)
-
-    # --- paho callbacks (on the publisher thread, inside client.loop) -----------------------------
+    # --- paho callbacks (on the publisher thread, inside client.loop): record only, never raise ----
 
     def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
             self._session.refused = str(reason)
             return
-        self._session.acked = True
+        self._session.acked = self._session.just_connected = True
         self.connected = True
-        pending = len(self.outbox)
-        log.info(
-            "MQTT: connected to %s:%s as %s%s",
-            self.cfg.host,
-            self.cfg.port,
-            self.client_id,
-            f"; delivering {pending} pending event(s)" if pending else "",
-        )
-        self._last_error = ""
+        log.info("MQTT: connected to %s:%s as %s", self.cfg.host, self.cfg.port, self.client_id)
         self._publish_retained(client, f"{self.prefix}/availability", b"online")
         with self._lock:
             self._retained_dirty = set(self._retained)  # the broker may have restarted without them
@@ -272,11 +330,14 @@ class MqttSink(Sink):
         self._session.closed = True
         self.connected = False
 
-    def _on_publish(self, _c: mqtt.Client, _ud: Any, mid: int, _reason: Any, _props: Any) -> None:
+    def _on_publish(self, _c: mqtt.Client, _ud: Any, mid: int, reason: Any, _props: Any) -> None:
         s = self._session
-        message_id = s.inflight.pop(mid, None)
-        if message_id is not None:
-            self._delivered(message_id)
+        sent = s.inflight.pop(mid, None)
+        if sent is not None:
+            if getattr(reason, "is_failure", False):  # MQTT 5: the broker said no (e.g. its ACL)
+                s.refused_publishes.append((sent[1], str(reason)))
+            else:
+                s.delivered.append(sent[0])
         elif mid in s.untracked:
             s.untracked.discard(mid)
         else:
@@ -290,7 +351,11 @@ class _Session:
         self.acked = False
         self.refused = ""
         self.closed = False
+        self.just_connected = False
+        self.connack_timeout = False
         self.last_sent = 0  # highest outbox id sent on this connection
-        self.inflight: dict[int, int] = {}  # mid -> outbox id
+        self.inflight: dict[int, tuple[int, str]] = {}  # mid -> (outbox id, topic)
+        self.delivered: list[int] = []  # acknowledged outbox ids, deleted by the publisher loop
+        self.refused_publishes: list[tuple[str, str]] = []  # (topic, reason) the broker refused
         self.early_acks: set[int] = set()  # outbox publishes acknowledged inside publish() (QoS 0)
         self.untracked: set[int] = set()  # retained publishes awaiting their acknowledgement

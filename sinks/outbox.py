@@ -75,15 +75,26 @@ class Outbox:
             ).fetchall()
         return [OutboxMessage(r[0], r[1], bytes(r[2]), r[3], bool(r[4])) for r in rows]
 
-    def delete(self, message_id: int) -> None:
-        """The broker has the message: forget it."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT LENGTH(payload) FROM outbox WHERE id = ?", (message_id,)
-            ).fetchone()
-            if row is not None:
-                self._db.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
-                self._bytes -= int(row[0])
+    def delete_many(self, message_ids: list[int]) -> None:
+        """The broker has these messages: forget them, one transaction per chunk. Deleted ids are removed
+        from ``message_ids``; on sqlite3.Error (the disk refuses) the rest stay there for a later try."""
+        while message_ids:
+            chunk = message_ids[:500]
+            marks = ",".join("?" * len(chunk))
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    size = self._db.execute(
+                        f"SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE id IN ({marks})", chunk
+                    ).fetchone()[0]
+                    self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                self._bytes -= int(size)
+            del message_ids[:500]  # done: not deleted again if a later chunk fails
 
     def __len__(self) -> int:
         with self._lock:

@@ -2,7 +2,8 @@
 
 The relative path is built by the rule engine from the camera name (validated to ``[A-Za-z0-9_.-]``) and a
 generated id, never from free text, and is checked again here so nothing can be written outside ``dir``.
-The file is written to a temporary name and renamed, so a reader never sees half a JPEG.
+The file is written to a temporary name and renamed, so a reader never sees half a JPEG; a failed write
+removes its temporary file and raises, and the sink worker retries it.
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ class SnapshotSink(Sink):
         data = encode_jpeg(req, self.jpeg_quality)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".jpg.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk must not also fill up with half JPEGs
+            raise

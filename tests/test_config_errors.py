@@ -137,7 +137,86 @@ CASES = [
         "mqtt wildcard prefix",
         "sinks",
         {"mqtt": {"topic_prefix": "site/#"}},
-        "sinks.mqtt.topic_prefix: String should",
+        "sinks.mqtt.topic_prefix: must be levels of letters, digits and",
+    ),
+    # What once passed validation and then crashed 'run' or a reload (found by fuzzing).
+    (
+        "mqtt $-prefix",
+        "sinks",
+        {"mqtt": {"topic_prefix": "$SYS/sitewatch"}},
+        "sinks.mqtt.topic_prefix: must not start with '$'",
+    ),
+    ("mqtt empty level", "sinks", {"mqtt": {"topic_prefix": "a//b"}}, "sinks.mqtt.topic_prefix: must be"),
+    ("empty http host", "service", {"http_host": ""}, "service.http_host: String should have at least 1"),
+    ("usb not a number", "cameras[0].url", "usb:abc", "cameras[0].url: a USB camera is 'usb:N'"),
+    ("usb negative", "cameras[0].url", "usb:-1", "cameras[0].url: a USB camera is 'usb:N'"),
+    ("v4l2 not a device", "cameras[0].url", "/dev/videofoo", "cameras[0].url: a V4L2 device is"),
+    ("rtsp unparseable", "cameras[0].url", "rtsp://[::1/x", "cameras[0].url: not a valid rtsp:// URL"),
+    ("rtsp bad port", "cameras[0].url", "rtsp://cam:99999/x", "cameras[0].url: not a valid rtsp:// URL"),
+    ("rtsp without host", "cameras[0].url", "rtsp:///stream", "cameras[0].url: an rtsp:// URL needs a host"),
+    ("url with a newline", "cameras[0].url", "rtsp://cam/x\n", "cameras[0].url: must not be empty or"),
+    (
+        "infinite size",
+        "sinks",
+        {"mqtt": {"outbox": {"max_mb": float("inf")}}},
+        "sinks.mqtt.outbox.max_mb: Input should be a finite number",
+    ),
+    (
+        "huge size",
+        "sinks",
+        {"mqtt": {"outbox": {"max_mb": 1e308}}},
+        "sinks.mqtt.outbox.max_mb: Input should be less than or equal to",
+    ),
+    (
+        "nan timeout",
+        "cameras[0].open_timeout",
+        float("nan"),
+        "cameras[0].open_timeout: Input should be a finite",
+    ),
+    ("huge timeout", "cameras[0].read_timeout", 1e308, "cameras[0].read_timeout: Input should be less than"),
+    ("huge cooldown", "cameras[0].rules[0].cooldown", 1e308, "cameras[0].rules[0].cooldown: Input should be"),
+    (
+        "huge pixel coordinate",
+        "cameras[0].zones",
+        {"z": {"points": [[0, 0], [1e308, 0], [0, 1]], "units": "pixels"}},
+        "cameras[0].zones.z: pixel coordinates must lie within",
+    ),
+    (
+        "zone name ending in a newline",
+        "cameras[0].zones",
+        {"z\n": {"points": [[0, 0], [1, 0], [1, 1]]}},
+        "cameras[0].zones: name 'z\\n' must match",
+    ),
+    ("events file is a directory", "sinks", {"jsonl": {"path": "/"}}, "sinks.jsonl.path: / is a directory"),
+    (
+        "events file under a regular file",
+        "sinks",
+        {"jsonl": {"path": "/dev/null/events.jsonl"}},
+        "sinks.jsonl.path: cannot create /dev/null/events.jsonl: /dev/null is a file, not a directory",
+    ),
+    (
+        "snapshot dir is a file",
+        "sinks",
+        {"snapshots": {"dir": "/dev/null"}},
+        "sinks.snapshots.dir: /dev/null is a file, not a directory",
+    ),
+    (
+        "name over 255 bytes",
+        "sinks",
+        {"jsonl": {"path": "/tmp/" + "x" * 300 + ".jsonl"}},
+        "sinks.jsonl.path: a name in /tmp/xxx",
+    ),
+    (
+        "outbox under a regular file",
+        "sinks",
+        {"mqtt": {"enabled": True, "outbox": {"path": "/dev/null/o.sqlite"}}},
+        "sinks.mqtt.outbox.path: cannot create /dev/null/o.sqlite",
+    ),
+    (
+        "video path over 255 bytes",
+        "cameras[0].url",
+        "/tmp/" + "y" * 300 + ".mp4",
+        "cameras[0].url: video file unusable (File name too long)",
     ),
 ]
 
@@ -183,8 +262,13 @@ def test_duplicate_camera_and_rule_names_are_reported_together(
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("model = [", "invalid TOML"), (None, "config file not found")],
-    ids=["invalid-toml", "missing-file"],
+    [
+        ("model = [", "invalid TOML"),
+        (None, "config file not found"),
+        ("a = " + "[" * 5000 + "]" * 5000, "invalid TOML: nested too deeply"),
+        ("a = " + "{b = " * 5000 + "1" + "}" * 5000, "invalid TOML: nested too deeply"),
+    ],
+    ids=["invalid-toml", "missing-file", "deep-arrays", "deep-tables"],
 )
 def test_unreadable_config_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str | None, expected: str

@@ -18,8 +18,9 @@ def test_messages_come_back_in_order_and_go_when_acknowledged(tmp_path: Path) ->
     ids = [box.add("t", f"m{i}".encode(), 1) for i in range(5)]
     assert [m.payload for m in box.pending()] == [b"m0", b"m1", b"m2", b"m3", b"m4"]
     assert [m.id for m in box.pending(after=ids[2])] == ids[3:]
-    box.delete(ids[0])
-    box.delete(ids[3])
+    done = [ids[0], ids[3]]
+    box.delete_many(done)
+    assert done == []
     assert [m.payload for m in box.pending()] == [b"m1", b"m2", b"m4"]
     assert box.size_bytes == 6
 

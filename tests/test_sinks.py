@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,18 +68,76 @@ def test_a_stuck_sink_does_not_block_publishing_and_still_gets_everything(tmp_pa
     assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 200
 
 
-def test_failing_sink_is_counted_and_does_not_stop_the_others(tmp_path: Path) -> None:
+def test_a_sink_failing_with_io_errors_keeps_its_events_and_delivers_them_once_it_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Flaky(Sink):
+        name = "flaky"
+
+        def __init__(self) -> None:
+            self.broken = True
+            self.got: list[str] = []
+
+        def write(self, m: EventMessage) -> None:
+            if self.broken:
+                raise OSError(28, "No space left on device")
+            self.got.append(m.event.event_id)
+
+    caplog.set_level(logging.INFO)
+    flaky = Flaky()
+    bus = EventBus([flaky, JsonlSink(tmp_path / "e.jsonl", fsync=False)])
+    messages = [message() for _ in range(50)]
+    for m in messages:
+        bus.publish(m)
+    deadline = time.monotonic() + 5
+    while bus.workers[0].errors < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bus.workers[0].degraded and bus.workers[1].written == 50  # the other sink is not held up
+    flaky.broken = False
+    assert bus.close(timeout=10)
+    assert flaky.got == [m.event.event_id for m in messages]  # all of them, in order, once
+    assert bus.workers[0].dropped == 0 and not bus.workers[0].degraded
+    failures = [r for r in caplog.records if "sink flaky: cannot write" in r.getMessage()]
+    assert [r.levelno for r in failures] == [logging.ERROR, logging.WARNING]  # once, then a count
+    assert "2 more times" in failures[1].getMessage()
+    assert any("sink flaky: writing again" in r.getMessage() for r in caplog.records)
+
+
+def test_a_sink_still_failing_at_shutdown_counts_what_it_lost(tmp_path: Path) -> None:
     class Broken(Sink):
         name = "broken"
 
         def write(self, m: EventMessage) -> None:
-            raise OSError("disk full")
+            raise OSError(30, "Read-only file system")
 
     bus = EventBus([Broken(), JsonlSink(tmp_path / "e.jsonl", fsync=False)])
     for _ in range(3):
         bus.publish(message())
+    assert bus.close(timeout=1.0)
+    assert bus.workers[0].dropped == 3 and bus.workers[1].written == 3
+
+
+def test_a_message_a_sink_cannot_take_is_skipped_and_counted(tmp_path: Path) -> None:
+    class Picky(Sink):
+        name = "picky"
+
+        def __init__(self) -> None:
+            self.got: list[str] = []
+
+        def write(self, m: EventMessage) -> None:
+            if not self.got:
+                self.got.append("refused")
+                raise ValueError("not this one")
+            self.got.append(m.event.event_id)
+
+    picky = Picky()
+    bus = EventBus([picky])
+    messages = [message() for _ in range(3)]
+    for m in messages:
+        bus.publish(m)
     assert bus.close(timeout=5)
-    assert bus.workers[0].errors == 3 and bus.workers[1].written == 3
+    assert picky.got == ["refused", messages[1].event.event_id, messages[2].event.event_id]
+    assert bus.workers[0].dropped == 1 and bus.workers[0].errors == 1
 
 
 @pytest.mark.parametrize("relpath", ["../escape.jpg", "/etc/x.jpg", "cam/../../x.jpg"])

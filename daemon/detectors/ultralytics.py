@@ -17,13 +17,33 @@ log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str, half: bool | None) -> tuple[str, bool]:
-    """``auto`` → ``cuda:0`` with fp16 when CUDA is available, else ``cpu`` in fp32."""
+    """``auto`` → ``cuda:0`` with fp16 when CUDA is available, else ``cpu`` in fp32. A device this
+    machine does not have is a ConfigError (it would otherwise fail every batch)."""
     import torch
 
     if device == "auto":
         device = "cuda:0" if torch.cuda.is_available() else "cpu"
+    elif device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                [f"model.device: {device!r} but CUDA is not available on this machine "
+                 f"(torch {torch.__version__}); use 'auto' or 'cpu'"]
+            )  # fmt: skip
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                [f"model.device: {device!r} but this machine has {torch.cuda.device_count()} CUDA device(s)"]
+            )
+    elif device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(["model.device: 'mps' is not available on this machine; use 'auto' or 'cpu'"])
     on_gpu = device.startswith("cuda")
     return device, (on_gpu if half is None else half and on_gpu)
+
+
+def _first_line(exc: BaseException) -> str:
+    """Ultralytics' errors span lines and carry emoji; the first line, plainly, is what a person needs."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.removeprefix("ERROR ❌️ ").removeprefix("ERROR ").strip()
 
 
 class UltralyticsDetector(Detector):
@@ -35,13 +55,15 @@ class UltralyticsDetector(Detector):
         self.device, self.half = resolve_device(cfg.device, cfg.half)
         self.name = Path(cfg.path).name
         self._cfg = cfg
-        try:
+        try:  # Ultralytics loads some formats lazily (on .task or .names) and raises many types
             self._model = YOLO(cfg.path, task="detect")
-        except Exception as exc:  # Ultralytics raises many types for a bad file
-            raise ConfigError([f"model.path: cannot load model {cfg.path}: {exc}"]) from None
-        if self._model.task != "detect":
-            raise ConfigError([f"model.path: {self.name} is a {self._model.task} model, not a detector"])
-        self._map = LabelMap(dict(self._model.names), cfg)
+            task = self._model.task
+            names = dict(self._model.names)
+        except Exception as exc:
+            raise ConfigError([f"model.path: cannot load model {cfg.path}: {_first_line(exc)}"]) from None
+        if task != "detect":
+            raise ConfigError([f"model.path: {self.name} is a {task} model, not a detector"])
+        self._map = LabelMap(names, cfg)
         self.labels = self._map.labels
         self.unknown_sources = self._map.unknown_sources
         log.info(

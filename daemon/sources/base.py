@@ -8,7 +8,6 @@ logged once with the camera name (credentials redacted) and what happens next.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -18,9 +17,11 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from ..backoff import Backoff
 from ..config import CameraConfig
 from ..queues import FrameHub
 from ..redact import redact_text
+from ..supervisor import SupervisedThread
 from ..types import Frame
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ HEALTHY_RESET_S = 60.0
 """Seconds of frames after which the reconnect backoff starts again from 1 s."""
 
 
-class Producer(threading.Thread):
+class Producer(SupervisedThread):
     def __init__(
         self,
         camera: CameraConfig,
@@ -76,12 +77,11 @@ class Producer(threading.Thread):
         on_state: Callable[[Producer], None] | None = None,
         first_index: int = 0,
     ) -> None:
-        super().__init__(name=f"source-{camera.name}", daemon=True)
+        super().__init__(f"source-{camera.name}", stop=threading.Event())
         self.camera = camera
         self.source = source
         self.hub = hub
         self.max_frames = max_frames
-        self.stop_event = threading.Event()
         self.state = CameraState.CONNECTING
         self.frames = first_index
         """Index of the next frame: continues across reconnects and replaced producers."""
@@ -98,7 +98,7 @@ class Producer(threading.Thread):
         self._last_ts: float | None = None
         self._interval = 0.0
         self._online_since = 0.0
-        self._backoff = BACKOFF_START
+        self._retry = Backoff(start=BACKOFF_START, maximum=BACKOFF_MAX)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -135,7 +135,7 @@ class Producer(threading.Thread):
         """A live source failed: report it, wait the backoff (with jitter), double the backoff."""
         self.failures += 1
         self.reconnects += 1
-        wait = self._backoff * random.uniform(0.8, 1.2)
+        wait = self._retry.next()
         detail = f"{redact_text(reason)}; retrying in {wait:.1f} s"
         if self.failures >= OFFLINE_AFTER and self.state is not CameraState.OFFLINE:
             self._set_state(CameraState.OFFLINE, f"{self.failures} attempts failed; {detail}")
@@ -144,9 +144,9 @@ class Producer(threading.Thread):
         else:
             self._set_state(CameraState.RECONNECTING, detail)
         self.stop_event.wait(wait)
-        self._backoff = min(self._backoff * 2, BACKOFF_MAX)
 
-    def run(self) -> None:
+    def work(self) -> None:
+        """Runs under the supervisor: a fault that escapes (a bug, not a camera fault) restarts it."""
         while not self.stop_event.is_set():
             try:
                 self.source.open()
@@ -190,7 +190,8 @@ class Producer(threading.Thread):
             now = time.monotonic()
             self.last_frame_at = now
             if self.failures and now - self._online_since >= HEALTHY_RESET_S:
-                self.failures, self._backoff = 0, BACKOFF_START  # healthy again: a fresh backoff
+                self.failures = 0  # healthy again: a fresh backoff
+                self._retry.reset()
             if self._last_ts is not None and ts > self._last_ts:
                 gap = ts - self._last_ts
                 self._interval = gap if self._interval == 0 else 0.9 * self._interval + 0.1 * gap

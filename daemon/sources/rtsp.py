@@ -5,31 +5,30 @@ from __future__ import annotations
 
 import os
 import time
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import numpy as np
 import numpy.typing as npt
 
 from ..config import CameraConfig
-from ..redact import redact_url, register_secret
+from ..redact import redact_url, register_secret, split_url, url_password
 from .base import SourceError, VideoSource
 from .pyav import PyAvDecoder
 
 
 def credentialed_url(camera: CameraConfig) -> str:
-    """The URL to open: the config's URL with the password from ``password_env`` filled in."""
-    url = camera.url
+    """The URL to open: the config's URL with the password from ``password_env`` filled in, the
+    password percent-encoded (a pasted password may hold ``#``, ``?``, ``/`` or ``@``), and the password
+    registered for redaction."""
+    parts = split_url(camera.url)
+    if parts is None:
+        return camera.url
     if camera.password_env:
         password = os.environ.get(camera.password_env, "")
         register_secret(password)
-        register_secret(quote(password, safe=""))
-        parts = urlsplit(url)
-        userinfo, at, host = parts.netloc.rpartition("@")
-        user = userinfo.partition(":")[0] if at else ""
-        url = urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
-    else:
-        register_secret(urlsplit(url).password)
-    return url
+        return parts.with_password(quote(password, safe=""))
+    register_secret(url_password(camera.url))
+    return parts.encoded()
 
 
 class RtspSource(VideoSource):
