@@ -33,6 +33,7 @@ _BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: c
 class _BoundedServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # a burst of connects waits in the kernel's queue, not in SYN retries
 
     def __init__(self, address: tuple[str, int], handler: Any, max_connections: int) -> None:
         self._slots = threading.BoundedSemaphore(max_connections)

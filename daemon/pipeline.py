@@ -149,7 +149,8 @@ class Pipeline:
         self.stop_event.set()
         for cam in self.cameras.values():
             cam.producer.stop()
-        self._worker.join(self.drain_timeout)
+        if self._worker.ident is not None:  # a pipeline built but never started shuts down too
+            self._worker.join(self.drain_timeout)
         if self._worker.is_alive():
             log.warning(
                 "queued frames not processed within %.1f s; discarding %d",
@@ -168,7 +169,8 @@ class Pipeline:
             log.error("a sink did not finish writing within 5 s")
         deadline = time.monotonic() + 1.0  # a producer stuck in a network read is a daemon thread
         for cam in self.cameras.values():
-            cam.producer.join(max(0.0, deadline - time.monotonic()))
+            if cam.producer.ident is not None:
+                cam.producer.join(max(0.0, deadline - time.monotonic()))
         self.detector.close()
         summary = self.summary()
         log.info(

@@ -100,6 +100,7 @@ class Recorder:
 
     def __init__(self, directory: Path, capacity: int = 2000) -> None:
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)  # an unusable directory fails the build, not the thread
         self.dropped = 0
         self._queue: queue.Queue[tuple[str, str] | object] = queue.Queue(capacity)
         self._files: dict[str, LineLog] = {}

@@ -137,6 +137,7 @@ class Service:
         summary = p.shutdown()
         if self.http is not None:
             self.http.stop()
+        self.notifier.close()
         return summary
 
     def _housekeeping(self, step: Callable[[], object], what: str) -> None:

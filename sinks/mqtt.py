@@ -195,17 +195,15 @@ class MqttSink(Sink):
             self._stop.wait(backoff.next())
 
     def _failed(self, worker: SupervisedThread, message: str) -> None:
+        """One line per distinct failure (then a count a minute while it repeats), never per attempt."""
         self.connect_failures += 1
-        worker.degraded(f"{message}; {len(self.outbox)} event(s) wait in the outbox")
-        if message != self._last_error:
-            log.error(
-                "MQTT: %s; retrying with backoff, events wait in the outbox (%d pending)",
-                message,
-                len(self.outbox),
-            )
-            self._last_error = message
-        else:
-            log.debug("MQTT: %s (attempt %d)", message, self.connect_failures)
+        pending = len(self.outbox)
+        worker.degraded(f"{message}; {pending} event(s) wait in the outbox")
+        key = f"MQTT: {message}; retrying with backoff, events wait in the outbox"
+        if self._last_error and self._last_error != key:
+            self._throttle.clear(self._last_error)
+        self._last_error = key
+        self._throttle.log(logging.ERROR, key, f"{pending} pending")
 
     def _serve(self, client: mqtt.Client, worker: SupervisedThread) -> None:
         """Run one connection until it drops or the sink stops."""
@@ -222,7 +220,9 @@ class MqttSink(Sink):
             if s.acked:
                 if s.just_connected:
                     s.just_connected = False
-                    self._last_error = ""
+                    if self._last_error:
+                        self._throttle.clear(self._last_error)
+                        self._last_error = ""
                     worker.recovered()
                 self._pump(client)
             if self._stop.is_set():

@@ -123,3 +123,13 @@ def wait_for_line(path: Path, predicate: Callable[[dict[str, Any]], bool], timeo
             return True
         time.sleep(0.1)
     return False
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

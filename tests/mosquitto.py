@@ -29,6 +29,7 @@ class Broker:
     port: int = field(default_factory=free_port)
     tls: dict[str, Path] | None = None  # cafile, certfile, keyfile
     password_file: Path | None = None
+    acl_file: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Broker:
@@ -46,6 +47,8 @@ class Broker:
             lines.append("user root")
         if self.password_file:
             lines.append(f"password_file {self.password_file}")
+        if self.acl_file:
+            lines.append(f"acl_file {self.acl_file}")
         if self.tls:
             lines += [f"{k} {v}" for k, v in self.tls.items()]
         conf = self.root / "mosquitto.conf"

@@ -319,3 +319,37 @@ def test_relative_paths_resolve_against_the_config_file(site: Site, monkeypatch:
     assert loaded.cameras[0].url == str(site.root / "cam.mp4")
     assert loaded.model.path == str(site.root / "script.jsonl")
     assert loaded.sinks.jsonl.path == site.root / "sitewatch-data/events.jsonl"
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("model_file", "device", "expected"),
+    [
+        ("garbage.onnx", "cpu", "model.path: cannot load model"),
+        ("garbage.pt", "cpu", "model.path: cannot load model"),
+        ("demo", "cuda:0", "model.device: 'cuda:0' but CUDA is not available on this machine"),
+    ],
+    ids=["onnx-that-is-not-a-model", "pt-that-is-not-a-model", "cuda-without-cuda"],
+)
+def test_a_model_that_cannot_run_here_is_a_config_error(
+    site: Site, capsys: pytest.CaptureFixture[str], model_file: str, device: str, expected: str
+) -> None:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    demo = Path(__file__).parents[1] / "models/sitewatch-ppe-demo.pt"
+    if model_file == "demo":
+        path = demo
+    else:
+        path = site.root / model_file
+        path.write_bytes(os.urandom(3000))
+    cfg = good(site)
+    cfg["model"] = {"backend": "ultralytics", "path": str(path), "device": device}
+    cfg["cameras"][0]["rules"] = []
+    config = site.root / "c.toml"
+    config.write_text(to_toml(cfg))
+    for argv in (["check-config", str(config)], ["run", "--config", str(config)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err, err

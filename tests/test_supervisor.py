@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 
 from daemon.linelog import LineLog
 from daemon.logs import Throttle
@@ -22,15 +22,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def wait_until(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_a_crashing_worker_is_restarted_counted_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
