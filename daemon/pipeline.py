@@ -111,16 +111,17 @@ class Pipeline:
 
     def _make_camera(self, cam: CameraConfig, index: int) -> CameraRuntime:
         """Build a camera's producer, tracker and rules (not yet started or queued)."""
-        key = f"cameras[{index}]"
-        producer = build(f"{key}.url", lambda: self._producer(cam))
-        engine = build(
-            f"{key}.rules",
+        producer = build(f"cameras[{index}].url", lambda: self._producer(cam))
+        tracker = build("tracker", lambda: create_tracker(self.config.tracker))
+        return CameraRuntime(cam, producer, tracker, self._engine(cam, index))
+
+    def _engine(self, cam: CameraConfig, index: int) -> RuleEngine:
+        return build(
+            f"cameras[{index}].rules",
             lambda: build_engine(
                 cam, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled
             ),
         )
-        tracker = build("tracker", lambda: create_tracker(self.config.tracker))
-        return CameraRuntime(cam, producer, tracker, engine)
 
     def _producer(self, cam: CameraConfig, first_index: int = 0) -> Producer:
         return Producer(
@@ -273,12 +274,7 @@ class Pipeline:
                 fresh[cam.name] = self._make_camera(cam, i)
                 plan.append((cam.name, f"camera {cam.name} restarted (source settings changed)"))
             elif cam != current.config:
-                engines[cam.name] = build(
-                    f"cameras[{i}].rules",
-                    lambda c=cam: build_engine(  # type: ignore[misc]
-                        c, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled
-                    ),
-                )
+                engines[cam.name] = self._engine(cam, i)
                 plan.append((cam.name, f"camera {cam.name}: zones, lines or rules updated"))
         recorder = self.recorder
         if recorder is None and any(c.record_tracks for c in cameras):

@@ -2,8 +2,8 @@
 non-finite or huge numbers, unusable paths, odd names, deleted or unknown keys — ``check-config``
 answers 0 or 2 without a traceback, and a config it accepts runs a few frames without one.
 
-CI runs a fixed, derandomized sample; set ``SITEWATCH_FUZZ_EXAMPLES`` (and ``SITEWATCH_FUZZ_SEED``) for
-a longer, random campaign.
+CI runs a fixed sample (a fixed seed); set ``SITEWATCH_FUZZ_EXAMPLES`` and ``SITEWATCH_FUZZ_SEED`` for a
+longer campaign.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from daemon.cli import main
 
 ROOT = Path(__file__).parents[1]
 SHIPPED = tomllib.loads((ROOT / "config.toml").read_text())
-EXAMPLES = int(os.environ.get("SITEWATCH_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("SITEWATCH_FUZZ_EXAMPLES", "150"))
 
 
 def base_config() -> dict[str, Any]:
@@ -35,6 +35,8 @@ def base_config() -> dict[str, Any]:
     for cam in cfg["cameras"]:
         cam["url"] = str(ROOT / cam["url"])
     cfg["service"]["http_port"] = 0
+    # MQTT on, towards a port where nothing listens, so its settings are exercised without a broker
+    cfg["sinks"]["mqtt"].update(enabled=True, host="127.0.0.1", port=9, reconnect_max_s=1)
     return cfg
 
 
@@ -50,29 +52,69 @@ def key_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 PATHS = key_paths(base_config())
 
-ODD_STRINGS = [
-    "", " ", "/", "/dev/null", "/dev/null/x", "/proc/1/nope", "x" * 300, "relative/dir", "a\nb", "z\n",
-    "usb:-1", "usb:abc", "usb:99999", "/dev/videoX", "rtsp://[::1/x", "rtsp:///x", "rtsp://h:99999/x",
-    "rtsp://u:p#?/w@127.0.0.1:1/x", "$SYS/x", "a//b", "site/#", "cuda:7", "mps", "pkg:nonexistent/x.pt",
-    "1e308", "nan", "ünïcödé", "../../etc/passwd",
+UNUSABLE_PATHS = ["/", "/dev/null", "/dev/null/x", "/proc/1/nope/x", "x" * 300, "/tmp/" + "y" * 300, "", " "]
+HOSTILE_URLS = [
+    "usb:-1", "usb:abc", "usb:99999", "usb:", "/dev/videoX", "rtsp://[::1/x", "rtsp:///x", "rtsp://h:99999/x",
+    "rtsp://u:p#?/w@127.0.0.1:1/x", "rtsp://cam/x\n", "", "x" * 300, "/dev/null", "file://",
 ]  # fmt: skip
-values = st.one_of(
+ODD_NAMES = ["", "a\n", "z\n", "../x", "a b", "x" * 70, "ünï", "$x", "a/b"]
+ODD_PREFIXES = ["$SYS/x", "a//b", "site/#", "+", "", "/", "a\x00b", "x" * 300]
+ODD_DEVICES = ["cuda", "cuda:0", "cuda:7", "mps", "gpu", ""]
+ODD_STRINGS = UNUSABLE_PATHS + HOSTILE_URLS + ODD_NAMES + ODD_PREFIXES + ODD_DEVICES + ["1e308", "nan"]
+ODD_NUMBERS = [0, -1, 1, 2**31, 2**63 - 1, math.inf, -math.inf, math.nan, 1e308, -1e308, 5e-324, 0.5, 1e6]
+any_value = st.one_of(
     st.integers(min_value=-(10**12), max_value=10**12),
-    st.sampled_from([0, -1, 1, 2**31, 2**63 - 1]),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from([math.inf, -math.inf, math.nan, 1e308, -1e308, 5e-324]),
     st.booleans(),
-    st.sampled_from(ODD_STRINGS),
     st.text(max_size=12),
     st.lists(st.integers(-5, 5), max_size=3),
     st.just({}),
     st.just([[0.0, 0.0], [1.0, 0.0]]),
 )
-mutations = st.lists(
-    st.tuples(st.sampled_from(["set", "delete", "unknown"]), st.sampled_from(PATHS), values),
-    min_size=1,
-    max_size=3,
+BY_KEY: dict[str, list[Any]] = {
+    "url": HOSTILE_URLS,
+    "path": UNUSABLE_PATHS,
+    "dir": UNUSABLE_PATHS,
+    "record_dir": UNUSABLE_PATHS,
+    "name": ODD_NAMES,
+    "topic_prefix": ODD_PREFIXES,
+    "device": ODD_DEVICES,
+    "http_host": ["", " ", "not a host", "::1", "0.0.0.0"],
+}
+
+
+def value_for(path: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    """Mostly a hostile value for the kind of key (where bugs hide once types are checked: unusable
+    paths, URLs no source opens, non-finite numbers), sometimes anything at all."""
+    node: Any = BASE
+    for k in path:
+        node = node[k]
+    if path[-1] in BY_KEY:
+        like: st.SearchStrategy[Any] = st.sampled_from(BY_KEY[path[-1]])
+    elif isinstance(node, bool):
+        like = st.booleans()
+    elif isinstance(node, int | float):
+        like = st.sampled_from(ODD_NUMBERS)
+    elif isinstance(node, str):
+        like = st.sampled_from(ODD_STRINGS)
+    elif isinstance(node, list) and node and isinstance(node[0], list):  # zone and line points
+        like = st.lists(
+            st.lists(st.sampled_from(ODD_NUMBERS), min_size=2, max_size=2), min_size=2, max_size=4
+        )
+    else:
+        like = any_value
+    return st.one_of(like, like, like, any_value)
+
+
+BASE = base_config()
+HOT_PATHS = [p for p in PATHS if p[-1] in BY_KEY]
+"""Keys whose bad values once crashed 'run' after check-config said OK: picked half of the time."""
+mutation = st.one_of(st.sampled_from(HOT_PATHS), st.sampled_from(PATHS)).flatmap(
+    lambda path: st.tuples(
+        st.sampled_from(["set", "set", "set", "delete", "unknown"]), st.just(path), value_for(path)
+    )
 )
+mutations = st.lists(mutation, min_size=1, max_size=2)
 
 
 def mutate(cfg: dict[str, Any], ops: list[tuple[str, tuple[Any, ...], Any]]) -> dict[str, Any]:
@@ -98,7 +140,7 @@ def mutate(cfg: dict[str, Any], ops: list[tuple[str, tuple[Any, ...], Any]]) -> 
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize="SITEWATCH_FUZZ_SEED" not in os.environ,
+    derandomize=False,  # the @seed above makes CI deterministic; SITEWATCH_FUZZ_SEED explores further
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -116,7 +158,7 @@ def test_a_mutated_config_is_accepted_and_runs_or_is_rejected_cleanly(
     assert rc in (0, 2), captured
     assert "Traceback" not in captured.err
     if rc == 2:
-        assert captured.err.startswith("config error in"), captured.err
+        assert "config error in" in captured.err, captured.err
         event("rejected by check-config")
         return
     event("accepted by check-config, then run")
