@@ -13,13 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import Config, ConfigError, build, check_labels, load_config
-
-if TYPE_CHECKING:
-    from .detectors import Detector
+from .config import Config, ConfigError, load_config
 
 log = logging.getLogger("sitewatch")
 
@@ -60,20 +56,6 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("version", help="print the version")
     return p
-
-
-def _load_detector(config: Config) -> Detector:
-    """Load the model and check every label the config names against it (ConfigError if not)."""
-    from .detectors import create_detector
-
-    detector = build("model.path", lambda: create_detector(config.model))
-    unknown = detector.unknown_sources
-    if unknown:
-        raise ConfigError(
-            [f"model.labels: {', '.join(map(repr, unknown))} is not a class of the model {detector.name}"]
-        )
-    check_labels(config, detector.labels)
-    return detector
 
 
 def _summary(config: Config, labels: frozenset[str]) -> str:
@@ -123,27 +105,11 @@ def _summary(config: Config, labels: frozenset[str]) -> str:
     return "\n".join(lines)
 
 
-def _preflighted(config: Config) -> Detector:
-    """Check, without starting anything, what ``run`` would hit: outputs this
-    user cannot write, TLS files that do not load, a model that is not a detector, a missing device.
-    Every problem found is reported together, each naming its key."""
-    from .preflight import preflight
-
-    problems = preflight(config)
-    try:
-        detector = _load_detector(config)
-    except ConfigError as exc:
-        raise ConfigError(problems + exc.problems) from None
-    if problems:
-        raise ConfigError(problems)
-    return detector
-
-
 def _cmd_check(path: str) -> int:
-    from .preflight import current_user
+    from .preflight import checked_detector, current_user
 
     config = load_config(path)
-    detector = _preflighted(config)
+    detector = checked_detector(config)
     print(_summary(config, detector.labels))
     print(f"outputs: writable by {current_user()}")
     print("config OK")
@@ -152,10 +118,11 @@ def _cmd_check(path: str) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .logs import setup_logging
+    from .preflight import checked_detector
 
     config = load_config(args.config)
     setup_logging(args.log_level or config.log_level, config.log_format)
-    detector = _preflighted(config)
+    detector = checked_detector(config)
 
     from .pipeline import Pipeline
     from .service import Service

@@ -69,7 +69,7 @@ def demo_config(clip: Path, data: Path, mqtt: bool) -> dict[str, Any]:
 
 
 def run_demo(data: Path, seconds: float | None = None) -> int:
-    from .cli import _load_detector
+    from .detectors import load_detector
     from .pipeline import Pipeline
     from .service import Service
 
@@ -91,7 +91,7 @@ def run_demo(data: Path, seconds: float | None = None) -> int:
         file=sys.stderr,
     )
     config = parse_config(demo_config(clip, data.resolve(), mqtt), base_dir=Path.cwd())
-    detector = _load_detector(config)
+    detector = load_detector(config)
     check_labels(config, detector.labels)
     pipeline = Pipeline(config, detector)
     service = Service(pipeline, Path("<demo>"))

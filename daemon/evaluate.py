@@ -148,7 +148,7 @@ def evaluate(config: Config, truth_path: Path, tracks: Path | None = None) -> tu
 
 def _record_tracks(config: Config) -> Path:
     """Run detection and tracking over the (single) camera's clip with every sink off; returns the log."""
-    from .cli import _load_detector
+    from .detectors import load_detector
     from .pipeline import Pipeline
 
     record_dir = Path(tempfile.mkdtemp(prefix="sitewatch-eval-"))
@@ -162,7 +162,7 @@ def _record_tracks(config: Config) -> Path:
         }
     )
     run_config = config.model_copy(update={"cameras": [cam], "sinks": sinks, "record_dir": record_dir})
-    pipeline = Pipeline(run_config, _load_detector(config))
+    pipeline = Pipeline(run_config, load_detector(config))
     pipeline.start()
     while pipeline.worker_alive:
         pipeline.stop_event.wait(0.2)

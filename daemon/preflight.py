@@ -16,7 +16,8 @@ import ssl
 from pathlib import Path
 from typing import Literal
 
-from .config import Config
+from .config import Config, ConfigError
+from .detectors import Detector, load_detector
 
 NAME_MAX = 255
 Kind = Literal["file", "dir", "db"]
@@ -34,6 +35,19 @@ def current_user() -> str:
 def preflight(config: Config) -> list[str]:
     """One ``key: problem`` line per thing ``run`` could not do with this config."""
     return output_problems(config) + tls_problems(config)
+
+
+def checked_detector(config: Config) -> Detector:
+    """The pre-flight, then the model: every problem found is reported together, each naming its key,
+    as one ConfigError. What passes here, ``run`` can start."""
+    problems = preflight(config)
+    try:
+        detector = load_detector(config)
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return detector
 
 
 def output_problems(config: Config) -> list[str]:

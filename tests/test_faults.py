@@ -308,14 +308,14 @@ def test_a_reload_whose_rules_fail_to_build_changes_nothing(
 ) -> None:
     """The build boundary itself: whatever a builder raises, the reload is rejected whole."""
     from daemon import pipeline as pipeline_module
-    from daemon.cli import _preflighted
     from daemon.config import ConfigError, load_config
     from daemon.pipeline import Pipeline
+    from daemon.preflight import checked_detector
 
     rule = {"name": "hat", "kind": "ppe", "min_duration": 0.3}
     config_path = site.config([looping_camera(site, rules=[rule])])
     config = load_config(config_path)
-    pipeline = Pipeline(config, _preflighted(config))
+    pipeline = Pipeline(config, checked_detector(config))
     try:
         changed = config.cameras[0].model_copy(update={"rules": []})
         added = changed.model_copy(update={"name": "yard"})
@@ -430,9 +430,9 @@ def test_a_worker_that_cannot_recover_stops_the_watchdog_and_fails_liveness(
 ) -> None:
     from test_service import NotifySocket
 
-    from daemon.cli import _preflighted
     from daemon.config import load_config
     from daemon.pipeline import Pipeline
+    from daemon.preflight import checked_detector
     from daemon.service import Service
     from daemon.supervisor import SupervisedThread, supervisor
 
@@ -442,7 +442,7 @@ def test_a_worker_that_cannot_recover_stops_the_watchdog_and_fails_liveness(
     notify = NotifySocket(tmp_path / "notify.sock")
     monkeypatch.setenv("NOTIFY_SOCKET", str(notify.path))
     monkeypatch.setenv("WATCHDOG_USEC", "400000")
-    pipeline = Pipeline(config, _preflighted(config))
+    pipeline = Pipeline(config, checked_detector(config))
     service = Service(pipeline, Path("unused.toml"))
     monkeypatch.setattr(supervisor, "give_up_after", 1.5)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..config import ModelConfig
+from ..config import Config, ConfigError, ModelConfig, build, check_labels
 from .base import Detector, LabelMap
 
-__all__ = ["Detector", "LabelMap", "create_detector"]
+__all__ = ["Detector", "LabelMap", "create_detector", "load_detector"]
 
 
 def create_detector(cfg: ModelConfig) -> Detector:
@@ -17,3 +17,16 @@ def create_detector(cfg: ModelConfig) -> Detector:
     from .ultralytics import UltralyticsDetector
 
     return UltralyticsDetector(cfg)
+
+
+def load_detector(config: Config) -> Detector:
+    """Load the configured model and check every label the config names against it. Any failure is a
+    ConfigError naming its key (``model.path``, ``model.device``, ``model.labels``, a rule's labels)."""
+    detector = build("model.path", lambda: create_detector(config.model))
+    unknown = detector.unknown_sources
+    if unknown:
+        raise ConfigError(
+            [f"model.labels: {', '.join(map(repr, unknown))} is not a class of the model {detector.name}"]
+        )
+    check_labels(config, detector.labels)
+    return detector
