@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -236,10 +237,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_eval(args)
         return _cmd_run(args)
     except ConfigError as exc:
-        print(f"config error in {getattr(args, 'config', '?')}:", file=sys.stderr)
+        # Under journald each line carries the error priority, so `journalctl -p err` shows why the
+        # service would not start (the unit's RestartPreventExitStatus=2 keeps systemd from retrying).
+        prefix = "<3>" if os.environ.get("JOURNAL_STREAM") else ""
+        print(f"{prefix}config error in {getattr(args, 'config', '?')}:", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"{prefix}  {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    except Exception:
+        if args.command != "run":
+            raise
+        log.critical("internal error; exiting (please report this)", exc_info=True)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

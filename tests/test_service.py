@@ -242,6 +242,40 @@ def test_the_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     assert "sitewatch.service" not in proc.stderr, proc.stderr  # no warning about our unit
 
 
+def test_a_config_error_is_not_restarted_and_reaches_the_journal_at_error_priority(site: Site) -> None:
+    unit = (Path(__file__).parents[1] / "systemd/sitewatch.service").read_text()
+    assert "RestartPreventExitStatus=2" in unit.splitlines()  # a crash loop cannot fix a config
+    config = site.config([looping_camera(site, url="usb:-1")])
+    done = subprocess.run(
+        [sys.executable, "-m", "daemon", "run", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "JOURNAL_STREAM": "8:1234"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert any("cameras[0].url: a USB camera is 'usb:N'" in line for line in lines), done.stderr
+    assert all(line.startswith("<3>") for line in lines), done.stderr
+
+
+def test_an_internal_error_is_logged_with_a_priority_on_every_line(
+    site: Site, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from daemon.cli import main
+    from daemon.pipeline import Pipeline
+
+    def broken(_self: Pipeline) -> None:
+        raise RuntimeError("a bug at start-up")
+
+    monkeypatch.setattr(Pipeline, "start", broken)
+    monkeypatch.setenv("JOURNAL_STREAM", "8:1234")
+    config = site.config([looping_camera(site)])
+    assert main(["run", "--config", str(config), "--duration", "2"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert any("internal error; exiting" in line for line in lines)
+    assert any("RuntimeError: a bug at start-up" in line for line in lines)
+    traceback = [line for line in lines if line.startswith("<2>")]
+    assert len(traceback) > 3 and all(line[:3] in ("<2>", "<3>", "<4>", "<6>", "<7>") for line in lines)
+
+
 def test_sd_notify_reaches_an_abstract_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     from daemon.notify import Notifier
 
