@@ -29,6 +29,7 @@ from test_mqtt import PERSON, alerting_site
 from test_service import http_get, looping_camera, metric
 
 from daemon.config import MqttSinkConfig
+from daemon.recorder import read_records
 from daemon.supervisor import WorkerState
 from sinks.mqtt import MqttSink
 
@@ -96,7 +97,8 @@ def test_every_sink_recovers_from_a_disk_fault_and_loses_no_event(
     # an open writer (EBUSY): under the read-only fault the outbox lives on the ordinary disk.
     outbox = small_disk.path / "outbox.sqlite" if fault == "disk full" else site.root / "outbox.sqlite"
     rule = {"name": "hardhat", "kind": "ppe", "min_duration": 0.3, "clear_after": 0.2, "cooldown": 0.0}
-    camera = {"name": "gate", "url": str(site.video("gate", 20)), "realtime": True, "loop": True}
+    camera = {"name": "gate", "url": str(site.video("gate", 20)), "realtime": True, "loop": True,
+              "record_tracks": True}  # fmt: skip
     config = site.config(
         [{**camera, "rules": [rule]}],
         sinks={
@@ -107,6 +109,7 @@ def test_every_sink_recovers_from_a_disk_fault_and_loses_no_event(
         },
         tracker={"lost_seconds": 0.3},
         service={"http_port": port},
+        record_dir=str(small_disk.path / "tracks"),
     )  # fmt: skip
     sub = Subscriber(broker.port, "site1/+/events")
     proc = start_daemon(config)
@@ -119,6 +122,7 @@ def test_every_sink_recovers_from_a_disk_fault_and_loses_no_event(
         else:
             small_disk.read_only(True)
         assert wait_until(lambda: "sink-jsonl degraded" in http_get(f"{base}/readyz")[1], timeout=15)
+        assert wait_until(lambda: "recorder degraded" in http_get(f"{base}/readyz")[1], timeout=15)
         status, why = http_get(f"{base}/readyz")
         assert status == 503 and "sink-snapshots degraded" in why, why
         metrics = http_get(f"{base}/metrics")[1]
@@ -131,6 +135,7 @@ def test_every_sink_recovers_from_a_disk_fault_and_loses_no_event(
         else:
             small_disk.read_only(False)
         assert wait_until(lambda: http_get(f"{base}/readyz")[0] == 200, timeout=40)
+        recovered_at = metric(http_get(f"{base}/metrics")[1], "sitewatch_frames_total", camera="gate")
         time.sleep(20)  # the clip's alerts stop at 24 s
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
@@ -145,6 +150,8 @@ def test_every_sink_recovers_from_a_disk_fault_and_loses_no_event(
     shots = sorted(p.name for p in (small_disk.path / "snapshots").rglob("*.jpg"))
     assert shots == sorted(f"{e['alert_id']}.jpg" for e in starts)
     assert not list(small_disk.path.rglob("*.tmp"))  # no half-written snapshot left behind
+    records = [r.index for r in read_records(small_disk.path / "tracks/gate.jsonl")]  # all lines parse
+    assert records == sorted(records) and records[-1] > recovered_at  # frames of the fault are left out
     assert sub.wait_for(lambda s: set(event_ids) <= {e["event_id"] for e in s.events()}, timeout=30)
     sub.close()
     for sink in ("jsonl", "snapshots"):  # one line when it starts (then a count a minute), not one per event
@@ -461,6 +468,7 @@ def test_a_worker_that_cannot_recover_stops_the_watchdog_and_fails_liveness(
         broken.start()
         time.sleep(3.0)
         liveness.append(service.live())
+        status = service.status_line(0.0)
         runner.join(10)
         listener.join(10)
         messages = notify.messages
@@ -472,4 +480,5 @@ def test_a_worker_that_cannot_recover_stops_the_watchdog_and_fails_liveness(
     assert pings and pings[0] < 1.0  # pinging while the worker's failure was young...
     assert max(pings) < 2.5  # ...and no more once it had failed for longer than its bound
     assert liveness[0][0] is False and "broken has kept failing" in liveness[0][1]
+    assert "1 failing: broken restarting for" in status  # what systemctl status shows
     assert supervisor.restart_counts()["broken"] >= 10
