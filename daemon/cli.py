@@ -39,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config and print a summary")
     check.add_argument("config", help="path to the TOML config")
+    check.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="take environment variables (camera passwords) from this file first, as the unit's "
+        "EnvironmentFile= does, e.g. /etc/sitewatch/secrets.env",
+    )
+    check.add_argument(
+        "--credentials-dir",
+        metavar="DIR",
+        help="look for systemd credentials (password_credential) here, as $CREDENTIALS_DIRECTORY",
+    )
 
     rep = sub.add_parser("replay", help="re-run the rules on recorded tracks (record_tracks = true)")
     rep.add_argument("--config", "-c", required=True, help="path to the TOML config (zones, lines, rules)")
@@ -106,10 +117,18 @@ def _summary(config: Config, labels: frozenset[str]) -> str:
     return "\n".join(lines)
 
 
-def _cmd_check(path: str) -> int:
+def _cmd_check(args: argparse.Namespace) -> int:
     from .preflight import checked_detector, current_user
 
-    config = load_config(path)
+    if args.env_file:
+        from .envfile import read_env_file
+
+        os.environ.update(read_env_file(Path(args.env_file)))
+    if args.credentials_dir:
+        if not Path(args.credentials_dir).is_dir():
+            raise ConfigError([f"--credentials-dir {args.credentials_dir}: not a directory"])
+        os.environ["CREDENTIALS_DIRECTORY"] = str(Path(args.credentials_dir).resolve())
+    config = load_config(args.config)
     detector = checked_detector(config)
     print(_summary(config, detector.labels))
     print(f"outputs: writable by {current_user()}")
@@ -228,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     try:
         if args.command == "check-config":
-            return _cmd_check(args.config)
+            return _cmd_check(args)
         if args.command == "replay":
             return _cmd_replay(args)
         if args.command == "demo":

@@ -765,7 +765,11 @@ def mqtt_password(cfg: MqttSinkConfig) -> str | None:
     if cfg.password_credential:
         directory = os.environ.get("CREDENTIALS_DIRECTORY")
         if not directory:
-            raise LookupError("password_credential", "$CREDENTIALS_DIRECTORY is not set (run under systemd)")
+            raise LookupError(
+                "password_credential",
+                "$CREDENTIALS_DIRECTORY is not set (run under systemd, or use check-config "
+                "--credentials-dir DIR)",
+            )
         path = Path(directory) / cfg.password_credential
         try:
             return path.read_text(encoding="utf-8").splitlines()[0].strip()

@@ -353,3 +353,40 @@ def test_a_model_that_cannot_run_here_is_a_config_error(
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert expected in err and "Traceback" not in err, err
+
+
+def test_check_config_validates_a_deployed_config_with_its_env_file_and_credentials(
+    site: Site, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GATE_CAMERA_PASSWORD", "CREDENTIALS_DIRECTORY"):  # check-config sets them: restore after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    cfg = good(site)
+    cfg["cameras"].append(
+        {"name": "gate", "url": "rtsp://viewer@10.0.0.21/stream1", "password_env": "GATE_CAMERA_PASSWORD"}
+    )
+    cfg["sinks"] = {
+        "mqtt": {"enabled": True, "username": "site", "password_credential": "mqtt-password"},
+    }
+    config = site.root / "deployed.toml"
+    config.write_text(to_toml(cfg))
+    assert main(["check-config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "cameras[1].password_env: environment variable GATE_CAMERA_PASSWORD is not set" in err
+    assert "sinks.mqtt.password_credential: $CREDENTIALS_DIRECTORY is not set" in err
+
+    env = site.root / "secrets.env"
+    env.write_text('# camera passwords\nGATE_CAMERA_PASSWORD="hunter2-gate"\n\n')
+    creds = site.root / "credentials"
+    creds.mkdir()
+    (creds / "mqtt-password").write_text("s3cret-mqtt\n")
+    argv = ["check-config", str(config), "--env-file", str(env), "--credentials-dir", str(creds)]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "config OK" in out
+    assert "hunter2" not in out + err and "s3cret" not in out + err
+
+    env.write_text("GATE_CAMERA_PASSWORD hunter2-gate\n")  # a line that is not KEY=VALUE
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--env-file {env}:1: not KEY=VALUE" in err and "hunter2" not in err
