@@ -34,8 +34,3 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = self.start
-
-    @property
-    def fresh(self) -> bool:
-        """True until the first ``next`` after a (re)start."""
-        return self._next == self.start
