@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.config import MqttSinkConfig
-from daemon.events import BBox, Event, EventMessage, RuleRef, new_id
-from sinks.mqtt import MqttSink
+from sitewatch.daemon.config import MqttSinkConfig
+from sitewatch.daemon.events import BBox, Event, EventMessage, RuleRef, new_id
+from sitewatch.sinks.mqtt import MqttSink
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from mosquitto import Broker, Subscriber  # the test helpers, shared with the tests

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.types import Detections  # importing daemon also sets YOLO_OFFLINE / YOLO_AUTOINSTALL
-from trackers import ByteTracker
+from sitewatch.daemon.types import Detections  # importing daemon also sets YOLO_OFFLINE / YOLO_AUTOINSTALL
+from sitewatch.trackers import ByteTracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from synthetic_tracks import UltralyticsBoxes  # the test helpers, shared with the tests

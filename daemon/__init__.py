@@ -1,7 +1,7 @@
 """sitewatch: a real-time video analytics daemon for site cameras.
 
 The package is deliberately light to import: the CLI, config and pipeline are imported on use, so that
-``import daemon`` never pulls in torch or Ultralytics.
+``import sitewatch.daemon`` never pulls in torch or Ultralytics.
 """
 
 import os

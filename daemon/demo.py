@@ -1,12 +1,14 @@
 """``sitewatch demo``: the whole product on a synthetic site, with no camera, GPU, broker or internet.
 
-Uses the shipped clip ``samples/site.mp4`` (or generates one), the demo PPE model in ``models/``, a
-hard-hat rule and a restricted zone; writes events and snapshots to ``./sitewatch-data/``, publishes to
-MQTT as well when a broker answers on localhost:1883, shows progress, and ends with a summary.
+Uses the sample clip and the demo PPE model that ship inside the package (daemon/resources.py), so it
+runs from any directory after a plain ``pip install``; a hard-hat rule and the clip's restricted zone
+(from its ground truth); writes events and snapshots to ``./sitewatch-data/``, publishes to MQTT as
+well when a broker answers on localhost:1883, shows progress, and ends with a summary.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import threading
@@ -15,11 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, check_labels, parse_config
-from .synthsite import DEMO_ZONE, make_clip
-
-REPO = Path(__file__).resolve().parents[1]
-MODEL = REPO / "models" / "sitewatch-ppe-demo.pt"
-SHIPPED_CLIP = REPO / "samples" / "site.mp4"
+from .resources import DEMO_MODEL, SAMPLE_CLIP, packaged
 
 
 def broker_answers(host: str = "localhost", port: int = 1883) -> bool:
@@ -30,15 +28,25 @@ def broker_answers(host: str = "localhost", port: int = 1883) -> bool:
         return False
 
 
+def clip_zone(clip: Path) -> list[list[float]]:
+    """The restricted zone drawn into a generated clip, from its ground truth (docs/eval.md); the
+    shipped sample's when the clip has none."""
+    truth = clip.with_name(clip.name + ".truth.json")
+    if not truth.is_file():
+        truth = packaged(SAMPLE_CLIP + ".truth.json")
+    zone: list[list[float]] = json.loads(truth.read_text())["zones"]["restricted"]
+    return zone
+
+
 def demo_config(clip: Path, data: Path, mqtt: bool) -> dict[str, Any]:
     return {
-        "model": {"path": str(MODEL), "min_confidence": 0.25, "imgsz": 320, "device": "auto"},
+        "model": {"path": DEMO_MODEL, "min_confidence": 0.25, "imgsz": 320, "device": "auto"},
         "service": {"http_port": 0},
         "cameras": [
             {
                 "name": "site",
                 "url": str(clip),
-                "zones": {"restricted": {"points": DEMO_ZONE}},
+                "zones": {"restricted": {"points": clip_zone(clip)}},
                 "rules": [
                     {
                         "name": "hardhat",
@@ -68,21 +76,23 @@ def demo_config(clip: Path, data: Path, mqtt: bool) -> dict[str, Any]:
     }
 
 
-def run_demo(data: Path, seconds: float | None = None) -> int:
+def run_demo(data: Path, seconds: float | None = None, clip: Path | None = None) -> int:
+    """Watch ``clip`` (default: the shipped sample), or its first ``seconds``; 0 when done."""
     from .detectors import load_detector
     from .pipeline import Pipeline
     from .service import Service
 
-    if not MODEL.is_file():
-        raise ConfigError(
-            [f"{MODEL}: the demo model is missing; train it with python tools/train_demo_model.py"]
-        )
-    clip = SHIPPED_CLIP
-    if seconds is not None or not clip.is_file():
-        clip = data / "demo" / f"site-{seconds or 60:g}s.mp4"
-        if not clip.is_file():
-            print(f"generating a {seconds or 60:g} s demo clip at {clip} ...", file=sys.stderr)
-            make_clip(clip, seconds=seconds or 60.0)
+    try:
+        packaged(DEMO_MODEL)
+        clip = clip or packaged(SAMPLE_CLIP)
+    except FileNotFoundError as exc:
+        raise ConfigError([str(exc)]) from None
+    if not clip.is_file():
+        raise ConfigError([f"--clip {clip}: video file not found"])
+    total, fps = _frame_count(clip)
+    max_frames = None if seconds is None else max(1, round(seconds * fps))
+    if max_frames is not None:
+        total = min(total, max_frames)
     mqtt = broker_answers()
     print(
         "MQTT: a broker answers on localhost:1883; events are also published under sitewatch/site/events"
@@ -93,30 +103,30 @@ def run_demo(data: Path, seconds: float | None = None) -> int:
     config = parse_config(demo_config(clip, data.resolve(), mqtt), base_dir=Path.cwd())
     detector = load_detector(config)
     check_labels(config, detector.labels)
-    pipeline = Pipeline(config, detector)
+    pipeline = Pipeline(config, detector, max_frames=max_frames)
     service = Service(pipeline, Path("<demo>"))
-    total = _frame_count(clip)
     done = threading.Event()
+    started = time.monotonic()
+
+    def show() -> None:
+        n = pipeline.frames_processed()
+        rate = n / max(time.monotonic() - started, 1e-6)
+        events = sum(pipeline.events.values())
+        print(
+            f"\r  {n}/{total} frames  {rate:5.1f} fps  {events} events", end="", file=sys.stderr, flush=True
+        )
 
     def progress() -> None:
-        started = time.monotonic()
         while not done.wait(1.0):
-            n = pipeline.frames_processed()
-            fps = n / max(time.monotonic() - started, 1e-6)
-            events = sum(pipeline.events.values())
-            print(
-                f"\r  {n}/{total} frames  {fps:5.1f} fps  {events} events",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-        print(file=sys.stderr)
+            show()
 
     ticker = threading.Thread(target=progress, daemon=True)
     ticker.start()
     summary = service.run()
     done.set()
     ticker.join(2)
+    show()  # the final count: the line ends at 100 % when every frame was processed
+    print(file=sys.stderr)
     rules: dict[str, int] = {}
     for (_camera, rule, kind), n in summary.events.items():
         if kind == "start":
@@ -134,8 +144,13 @@ def run_demo(data: Path, seconds: float | None = None) -> int:
     return 0
 
 
-def _frame_count(clip: Path) -> int:
+def _frame_count(clip: Path) -> tuple[int, float]:
+    """Frames in the clip and its frame rate (for --seconds)."""
     import av
 
-    with av.open(str(clip)) as container:
-        return int(container.streams.video[0].frames)
+    try:
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            return int(stream.frames), float(stream.average_rate or 10)
+    except (av.FFmpegError, IndexError) as exc:
+        raise ConfigError([f"{clip}: not a readable video ({exc})"]) from None

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from daemon.events import SnapshotRequest
+from sitewatch.daemon.events import SnapshotRequest
 
 RED = (0, 0, 255)
 GREEN = (80, 200, 80)

@@ -23,10 +23,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from daemon.backoff import Backoff
-from daemon.events import CameraStatus, EventMessage
-from daemon.logs import Throttle
-from daemon.supervisor import SupervisedThread
+from sitewatch.daemon.backoff import Backoff
+from sitewatch.daemon.events import CameraStatus, EventMessage
+from sitewatch.daemon.logs import Throttle
+from sitewatch.daemon.supervisor import SupervisedThread
 
 log = logging.getLogger(__name__)
 

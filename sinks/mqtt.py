@@ -37,12 +37,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from daemon.backoff import Backoff
-from daemon.config import MqttSinkConfig, mqtt_password
-from daemon.events import CameraStatus, EventMessage
-from daemon.logs import Throttle
-from daemon.redact import register_secret
-from daemon.supervisor import SupervisedThread
+from sitewatch.daemon.backoff import Backoff
+from sitewatch.daemon.config import MqttSinkConfig, mqtt_password
+from sitewatch.daemon.events import CameraStatus, EventMessage
+from sitewatch.daemon.logs import Throttle
+from sitewatch.daemon.redact import register_secret
+from sitewatch.daemon.supervisor import SupervisedThread
 
 from .annotate import encode_jpeg
 from .base import Sink

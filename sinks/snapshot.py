@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from daemon.events import EventMessage
+from sitewatch.daemon.events import EventMessage
 
 from .annotate import encode_jpeg
 from .base import Sink

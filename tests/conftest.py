@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from helpers import make_video, read_events, to_toml, write_script
 
-from daemon.cli import main
+from sitewatch.daemon.cli import main
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "event.schema.json").read_text())
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-
-from daemon.samples import write_video
+from videos import write_video
 
 Box = tuple[float, float, float, float]
 
@@ -105,7 +104,7 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 def start_daemon(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """``sitewatch run`` as a real process (stdout and stderr together)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "daemon", "run", "--config", str(config), *args],
+        [sys.executable, "-m", "sitewatch.daemon", "run", "--config", str(config), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from daemon.geometry import iou_matrix
-from daemon.types import Detections
+from sitewatch.daemon.geometry import iou_matrix
+from sitewatch.daemon.types import Detections
 
 WIDTH, HEIGHT = 1280, 720
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from synthetic_tracks import HEIGHT, WIDTH, UltralyticsBoxes, make_scene
 
-from daemon.types import Detections
-from trackers import ByteTracker
+from sitewatch.daemon.types import Detections
+from sitewatch.trackers import ByteTracker
 
 FRAME = (WIDTH, HEIGHT)
 
@@ -186,7 +186,7 @@ def identity_metrics(fps: float, seeds: range) -> tuple[float, float]:
     the detector missed is the detector's error, not the tracker's)."""
     from synthetic_tracks import load_motmetrics
 
-    from daemon.geometry import iou_matrix
+    from sitewatch.daemon.geometry import iou_matrix
 
     mm = load_motmetrics()
     accs = []
@@ -223,7 +223,7 @@ def test_gated_assignment_is_optimal_and_respects_the_gate(seed: int) -> None:
     """Against a brute-force solve of the extended problem with SciPy."""
     from scipy.optimize import linear_sum_assignment
 
-    from trackers.assignment import gated_assignment
+    from sitewatch.trackers.assignment import gated_assignment
 
     rng = np.random.default_rng(seed)
     n, m, limit = int(rng.integers(1, 7)), int(rng.integers(1, 7)), 0.7

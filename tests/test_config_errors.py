@@ -13,7 +13,7 @@ import pytest
 from conftest import Site
 from helpers import to_toml
 
-from daemon.cli import main
+from sitewatch.daemon.cli import main
 
 
 def good(site: Site) -> dict[str, Any]:
@@ -286,7 +286,7 @@ def test_the_installed_command_exits_2_without_traceback(site: Site) -> None:
     path = site.root / "bad.toml"
     path.write_text(to_toml(cfg))
     proc = subprocess.run(
-        [sys.executable, "-m", "daemon", "run", "--config", str(path)],
+        [sys.executable, "-m", "sitewatch.daemon", "run", "--config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -308,7 +308,7 @@ def test_check_config_prints_a_summary_of_the_default_config(capsys: pytest.Capt
 
 
 def test_relative_paths_resolve_against_the_config_file(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.config import load_config
+    from sitewatch.daemon.config import load_config
 
     cfg = good(site)
     cfg["cameras"][0]["url"] = "cam.mp4"

@@ -21,7 +21,7 @@ from helpers import to_toml
 from hypothesis import HealthCheck, event, given, seed, settings
 from hypothesis import strategies as st
 
-from daemon.cli import main
+from sitewatch.daemon.cli import main
 
 ROOT = Path(__file__).parents[1]
 SHIPPED = tomllib.loads((ROOT / "config.toml").read_text())

@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 from conftest import Site
 from helpers import to_toml
+from synthsite import make_clip
 
-from daemon.cli import main
-from daemon.demo import MODEL, demo_config
-from daemon.geometry import iou_matrix
-from daemon.synthsite import make_clip
+from sitewatch.daemon.cli import main
+from sitewatch.daemon.demo import demo_config
+from sitewatch.daemon.geometry import iou_matrix
+from sitewatch.daemon.resources import DEMO_MODEL, packaged
 
-pytestmark = [pytest.mark.model, pytest.mark.skipif(not MODEL.is_file(), reason="demo model not trained yet")]
+MODEL = packaged(DEMO_MODEL)
+pytestmark = pytest.mark.model
 
 
 def test_model_card_reports_the_held_out_map() -> None:
@@ -27,15 +29,15 @@ def test_model_card_reports_the_held_out_map() -> None:
 
 
 def test_demo_alerts_for_the_workers_without_hard_hats_only(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     clip = make_clip(tmp_path / "clip.mp4", seconds=12, fps=10, workers=6, seed=11)
-    monkeypatch.setattr("daemon.demo.SHIPPED_CLIP", clip.path)  # a short clip instead of the shipped one
     data = tmp_path / "data"
-    assert main(["demo", "--data", str(data)]) == 0
+    assert main(["demo", "--data", str(data), "--clip", str(clip.path)]) == 0  # a shorter clip
     out = capsys.readouterr()
     assert "alerts: hardhat" in out.out and str(data / "events.jsonl") in out.out
     assert "MQTT:" in out.err
+    assert "120/120 frames" in out.err.rsplit("\r", 1)[-1]  # the progress line ends at 100 %
     events = [json.loads(x) for x in (data / "events.jsonl").read_text().splitlines()]
     starts = [e for e in events if e["type"] == "start" and e["rule"]["name"] == "hardhat"]
     assert starts, "no hard-hat alert"

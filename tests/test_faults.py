@@ -28,10 +28,10 @@ from mosquitto import Broker, Subscriber, free_port
 from test_mqtt import PERSON, alerting_site
 from test_service import http_get, looping_camera, metric
 
-from daemon.config import MqttSinkConfig
-from daemon.recorder import read_records
-from daemon.supervisor import WorkerState
-from sinks.mqtt import MqttSink
+from sitewatch.daemon.config import MqttSinkConfig
+from sitewatch.daemon.recorder import read_records
+from sitewatch.daemon.supervisor import WorkerState
+from sitewatch.sinks.mqtt import MqttSink
 
 
 class SmallDisk:
@@ -162,7 +162,7 @@ def test_every_sink_recovers_from_a_disk_fault_and_loses_no_event(
 
 
 def test_a_ca_file_that_is_not_a_certificate_is_a_config_error(site: Site, capsys: Any) -> None:
-    from daemon.cli import main
+    from sitewatch.daemon.cli import main
 
     bad_ca = site.root / "ca.crt"
     bad_ca.write_text("this is not a certificate\n")
@@ -199,9 +199,9 @@ def test_a_tls_setup_failure_at_run_time_is_logged_and_retried(
 def test_a_server_that_never_answers_connect_is_reported_and_retried(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sinks.mqtt
+    import sitewatch.sinks.mqtt as mqtt_sink
 
-    monkeypatch.setattr(sinks.mqtt, "CONNACK_TIMEOUT", 0.5)
+    monkeypatch.setattr(mqtt_sink, "CONNACK_TIMEOUT", 0.5)
     silent = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
     stop = threading.Event()
@@ -314,10 +314,10 @@ def test_a_reload_whose_rules_fail_to_build_changes_nothing(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The build boundary itself: whatever a builder raises, the reload is rejected whole."""
-    from daemon import pipeline as pipeline_module
-    from daemon.config import ConfigError, load_config
-    from daemon.pipeline import Pipeline
-    from daemon.preflight import checked_detector
+    from sitewatch.daemon import pipeline as pipeline_module
+    from sitewatch.daemon.config import ConfigError, load_config
+    from sitewatch.daemon.pipeline import Pipeline
+    from sitewatch.daemon.preflight import checked_detector
 
     rule = {"name": "hat", "kind": "ppe", "min_duration": 0.3}
     config_path = site.config([looping_camera(site, rules=[rule])])
@@ -381,7 +381,7 @@ def test_a_pasted_password_with_url_delimiters_never_reaches_the_output(site: Si
     dead = f"rtsp://admin:{secret}@127.0.0.1:{free_port()}/stream"
     config = site.config([looping_camera(site), {"name": "door", "url": dead, "open_timeout": 1}])
     check = subprocess.run(
-        [sys.executable, "-m", "daemon", "check-config", str(config)],
+        [sys.executable, "-m", "sitewatch.daemon", "check-config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -414,7 +414,7 @@ def test_check_config_says_which_user_cannot_write_an_output(tmp_path: Path) -> 
             f.chmod(0o644)
         as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
         done = subprocess.run(
-            [*as_nobody, sys.executable, "-m", "daemon", "check-config", str(config)],
+            [*as_nobody, sys.executable, "-m", "sitewatch.daemon", "check-config", str(config)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -437,11 +437,11 @@ def test_a_worker_that_cannot_recover_stops_the_watchdog_and_fails_liveness(
 ) -> None:
     from test_service import NotifySocket
 
-    from daemon.config import load_config
-    from daemon.pipeline import Pipeline
-    from daemon.preflight import checked_detector
-    from daemon.service import Service
-    from daemon.supervisor import SupervisedThread, supervisor
+    from sitewatch.daemon.config import load_config
+    from sitewatch.daemon.pipeline import Pipeline
+    from sitewatch.daemon.preflight import checked_detector
+    from sitewatch.daemon.service import Service
+    from sitewatch.daemon.supervisor import SupervisedThread, supervisor
 
     for i in range(3000):
         site.detect("gate", i, PERSON)

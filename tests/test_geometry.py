@@ -3,7 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daemon.geometry import anchor_points, coverage_matrix, iou_matrix, points_in_polygon, top_region
+from sitewatch.daemon.geometry import (
+    anchor_points,
+    coverage_matrix,
+    iou_matrix,
+    points_in_polygon,
+    top_region,
+)
 
 
 def test_iou_matrix() -> None:

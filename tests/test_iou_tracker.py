@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from daemon.types import Detections
-from trackers import IouTracker
+from sitewatch.daemon.types import Detections
+from sitewatch.trackers import IouTracker
 
 
 def dets(*rows: tuple[float, float, float, float, str]) -> Detections:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.rules import Lifecycle, Subject, Timing
+from sitewatch.daemon.rules import Lifecycle, Subject, Timing
 
 S = Subject(key=7, track_id=7, label="person", confidence=0.9, xyxy=(0, 0, 1, 1))
 

@@ -20,11 +20,11 @@ from conftest import Site
 from helpers import read_events, start_daemon, wait_for_line
 from mosquitto import Broker, Subscriber
 
-from daemon.config import MqttSinkConfig, mqtt_password
-from daemon.events import BBox, CameraStatus, Event, EventMessage, RuleRef, SnapshotRequest, new_id
-from daemon.types import Tracks
-from sinks.mqtt import MqttSink
-from sinks.outbox import Outbox
+from sitewatch.daemon.config import MqttSinkConfig, mqtt_password
+from sitewatch.daemon.events import BBox, CameraStatus, Event, EventMessage, RuleRef, SnapshotRequest, new_id
+from sitewatch.daemon.types import Tracks
+from sitewatch.sinks.mqtt import MqttSink
+from sitewatch.sinks.outbox import Outbox
 
 PERSON = (40.0, 20.0, 80.0, 110.0, 0.9, "person")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import MqttSinkConfig
-from sinks.mqtt import MqttSink
-from sinks.outbox import Outbox
+from sitewatch.daemon.config import MqttSinkConfig
+from sitewatch.sinks.mqtt import MqttSink
+from sitewatch.sinks.outbox import Outbox
 
 
 def test_messages_come_back_in_order_and_go_when_acknowledged(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import threading
 
 import numpy as np
 
-from daemon.queues import FrameHub
-from daemon.types import Frame
+from sitewatch.daemon.queues import FrameHub
+from sitewatch.daemon.types import Frame
 
 IMG = np.zeros((2, 2, 3), np.uint8)
 

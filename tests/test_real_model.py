@@ -9,14 +9,14 @@ import cv2
 import numpy as np
 import pytest
 from conftest import Site
+from videos import ultralytics_asset, write_video
 
-from daemon.config import ModelConfig, TrackerConfig, resolve_package_path
-from daemon.detectors import create_detector
-from daemon.geometry import iou_matrix
-from daemon.samples import ultralytics_asset, write_video
-from daemon.sources.file import FileSource
-from daemon.types import Frame
-from trackers import create_tracker
+from sitewatch.daemon.config import ModelConfig, TrackerConfig, resolve_package_path
+from sitewatch.daemon.detectors import create_detector
+from sitewatch.daemon.geometry import iou_matrix
+from sitewatch.daemon.sources.file import FileSource
+from sitewatch.daemon.types import Frame
+from sitewatch.trackers import create_tracker
 
 pytestmark = pytest.mark.model
 

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from daemon.logs import RedactingFormatter
-from daemon.redact import redact_text, redact_url, register_secret
+from sitewatch.daemon.logs import RedactingFormatter
+from sitewatch.daemon.redact import redact_text, redact_url, register_secret
 
 
 @pytest.mark.parametrize(
@@ -69,8 +69,8 @@ def test_a_short_secret_is_not_masked_everywhere_which_would_reveal_it() -> None
 
 
 def test_the_url_opened_carries_the_whole_password_encoded() -> None:
-    from daemon.config import CameraConfig
-    from daemon.sources.rtsp import credentialed_url
+    from sitewatch.daemon.config import CameraConfig
+    from sitewatch.daemon.sources.rtsp import credentialed_url
 
     cam = CameraConfig(name="c", url="rtsp://admin:p?a/s#s@10.0.0.5:554/x")
     assert credentialed_url(cam) == "rtsp://admin:p%3Fa%2Fs%23s@10.0.0.5:554/x"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import Site
 
-from daemon.cli import main
+from sitewatch.daemon.cli import main
 
 
 def shape(events: list[dict]) -> list[tuple]:  # type: ignore[type-arg]

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.config import CameraConfig
-from daemon.events import Event
-from daemon.rules import build_engine
-from daemon.types import Detections, Frame, Tracks
+from sitewatch.daemon.config import CameraConfig
+from sitewatch.daemon.events import Event
+from sitewatch.daemon.rules import build_engine
+from sitewatch.daemon.types import Detections, Frame, Tracks
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "event.schema.json").read_text())
 SIZE = (200, 100)

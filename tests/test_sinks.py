@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.events import BBox, Event, EventMessage, RuleRef, SnapshotRequest, new_id
-from daemon.types import Tracks
-from sinks import EventBus, JsonlSink, Sink, SnapshotSink
+from sitewatch.daemon.events import BBox, Event, EventMessage, RuleRef, SnapshotRequest, new_id
+from sitewatch.daemon.types import Tracks
+from sitewatch.sinks import EventBus, JsonlSink, Sink, SnapshotSink
 
 
 def message(relpath: str = "cam/a.jpg") -> EventMessage:

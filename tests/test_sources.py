@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from helpers import make_video
 
-from daemon.config import CameraConfig
-from daemon.queues import FrameHub
-from daemon.sources import CameraState, Producer, VideoSource, create_source
-from daemon.sources.file import FileSource
+from sitewatch.daemon.config import CameraConfig
+from sitewatch.daemon.queues import FrameHub
+from sitewatch.daemon.sources import CameraState, Producer, VideoSource, create_source
+from sitewatch.daemon.sources.file import FileSource
 
 
 def read_all(source: FileSource, limit: int = 10_000) -> list[float]:
@@ -121,7 +121,7 @@ class _Unreachable(VideoSource):
 
 
 def test_a_camera_that_keeps_failing_goes_offline_and_keeps_retrying(monkeypatch: pytest.MonkeyPatch) -> None:
-    import daemon.sources.base as base
+    import sitewatch.daemon.sources.base as base
 
     monkeypatch.setattr(base, "BACKOFF_START", 0.001)
     monkeypatch.setattr(base, "BACKOFF_MAX", 0.004)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from helpers import wait_until
 
-from daemon.linelog import LineLog
-from daemon.logs import Throttle
-from daemon.supervisor import SupervisedThread, Supervisor, WorkerState
+from sitewatch.daemon.linelog import LineLog
+from sitewatch.daemon.logs import Throttle
+from sitewatch.daemon.supervisor import SupervisedThread, Supervisor, WorkerState
 
 
 class Clock:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+from synthsite import CLASSES, HAT_COLOURS, Worker, make_clip, render, write_dataset
 
-from daemon.geometry import iou_matrix
-from daemon.synthsite import CLASSES, HAT_COLOURS, Worker, make_clip, render, write_dataset
+from sitewatch.daemon.geometry import iou_matrix
 
 
 def test_dataset_labels_are_valid_and_hats_sit_on_heads(tmp_path: Path) -> None:

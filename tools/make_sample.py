@@ -1,9 +1,9 @@
 """Builds samples/site.mp4, the clip the default config.toml and `sitewatch demo` watch: 30 s of the
-synthetic construction site (daemon/synthsite.py) at 10 fps, 640x384, with eight workers, some without
+synthetic construction site (tools/synthsite.py) at 10 fps, 640x384, with eight workers, some without
 hard hats and some cutting through the restricted zone; its ground truth goes to
 samples/site.mp4.truth.json (format in docs/eval.md).
 
-    python tools/make_sample.py [--out samples/site.mp4] [--seconds 30]
+    .venv/bin/python tools/make_sample.py [--out samples/site.mp4] [--seconds 30]
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from daemon.synthsite import make_clip
+from synthsite import make_clip
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Trains the demo PPE model (models/sitewatch-ppe-demo.pt) on synthetic site images, on the CPU.
 
-    python tools/train_demo_model.py [--train 800] [--val 200] [--epochs 15] [--imgsz 384]
+    .venv/bin/python tools/train_demo_model.py [--train 800] [--val 200] [--epochs 15] [--imgsz 384]
 
-Generates a YOLO dataset with daemon.synthsite (classes person, hardhat, head), trains Ultralytics'
+Generates a YOLO dataset with tools/synthsite.py (classes person, hardhat, head), trains Ultralytics'
 YOLO11n from its model YAML (random initial weights: nothing is downloaded), and copies the best
 weights to models/. About 35 minutes on two CPU cores with the defaults. The model only knows the
 synthetic scenes: it is a demo, not a safety device.
@@ -17,8 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import daemon  # noqa: F401 - sets YOLO_OFFLINE / YOLO_AUTOINSTALL before Ultralytics loads
-from daemon.synthsite import write_dataset
+from synthsite import write_dataset
+
+import sitewatch.daemon  # noqa: F401 - sets YOLO_OFFLINE / YOLO_AUTOINSTALL before Ultralytics loads
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.config import TrackerConfig
+from sitewatch.daemon.config import TrackerConfig
 
 from .base import Tracker
 from .bytetrack import ByteTracker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from daemon.types import Detections, TrackUpdate
+from sitewatch.daemon.types import Detections, TrackUpdate
 
 
 class Tracker(Protocol):

@@ -54,7 +54,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from daemon.types import Detections, Tracks, TrackUpdate
+from sitewatch.daemon.types import Detections, Tracks, TrackUpdate
 
 from .assignment import gated_assignment
 from .kalman import KalmanXYWH, xywh_to_xyxy, xyxy_to_xywh

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from daemon.geometry import iou_matrix
-from daemon.types import Detections, Tracks, TrackUpdate
+from sitewatch.daemon.geometry import iou_matrix
+from sitewatch.daemon.types import Detections, Tracks, TrackUpdate
 
 
 @dataclass(slots=True)

@@ -48,9 +48,8 @@ def _first_line(exc: BaseException) -> str:
 
 class UltralyticsDetector(Detector):
     def __init__(self, cfg: ModelConfig) -> None:
+        # sitewatch.daemon (imported as this module's parent) has set YOLO_OFFLINE / YOLO_AUTOINSTALL.
         from ultralytics import YOLO  # type: ignore[attr-defined]
-
-        import daemon  # noqa: F401 - sets YOLO_OFFLINE / YOLO_AUTOINSTALL before Ultralytics loads
 
         self.device, self.half = resolve_device(cfg.device, cfg.half)
         self.name = Path(cfg.path).name

@@ -1,6 +1,7 @@
 """A synthetic construction site: workers with and without hard hats, drawn with OpenCV, with exact
-ground truth. It trains the demo PPE model (``tools/train_demo_model.py``), makes the demo clip
-(``sitewatch demo``), and scores alerts (``sitewatch eval``).
+ground truth. A training-data tool, not part of the installed daemon: it trains the demo PPE model
+(``tools/train_demo_model.py``), makes the shipped sample clip that ``sitewatch demo`` watches
+(``tools/make_sample.py``), and the clips the tests score with ``sitewatch eval``.
 
 Workers have a body, a head, optionally a hard hat in one of several colours and a hi-vis vest; they
 walk at different speeds and scales across textured ground, cross and hide each other (drawn far to
@@ -20,7 +21,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from .geometry import points_in_polygon
+from sitewatch.daemon.geometry import points_in_polygon
 
 CLASSES = ("person", "hardhat", "head")
 HAT_COLOURS = [(0, 220, 255), (250, 250, 250), (0, 140, 255), (40, 40, 220), (200, 120, 20), (40, 200, 40)]
@@ -269,7 +270,7 @@ def demo_workers(rng: np.random.Generator, size: tuple[int, int], seconds: float
 def make_clip(path: Path, seconds: float = 60.0, fps: int = 10, workers: int = 8, seed: int = 7,
               size: tuple[int, int] = (640, 384), crf: int = 20) -> Clip:  # fmt: skip
     """Write the demo clip and its ground truth (``<clip>.truth.json``, format in docs/eval.md)."""
-    from .samples import write_video
+    from videos import write_video
 
     rng = np.random.default_rng(seed)
     bg = background(rng, size)
