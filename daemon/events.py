@@ -3,6 +3,9 @@
 An *alert* is one violation from its ``start`` to its ``end``; every message about it is an *event* with
 its own ``event_id`` (consumers de-duplicate on it) and the shared ``alert_id`` (consumers correlate on it).
 Ids are UUIDv7: unique and sortable by creation time.
+
+``EventPayload`` is the wire format and its one source: ``Event.to_dict`` fills it, and the published
+JSON Schema (``sitewatch schema``, kept in docs/event.schema.json) is generated from it.
 """
 
 from __future__ import annotations
@@ -14,15 +17,88 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
 
+from .config import NAME_PATTERN
 from .types import Tracks
 
 SCHEMA_VERSION = 1
+SCHEMA_ID = f"https://sitewatch.invalid/schemas/event/{SCHEMA_VERSION}.json"
 EventType = Literal["start", "update", "end"]
+RuleKind = Literal["ppe", "zone_intrusion", "dwell", "crowd", "line_crossing"]
+EndReason = Literal["cleared", "track_lost", "shutdown", "crossed", "reconfigured"]
+
+Uuid7 = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+]
+UtcTime = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")]
+Box = tuple[float, float, float, float]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RulePayload(_Wire):
+    name: str
+    kind: RuleKind
+
+
+class BBoxPayload(_Wire):
+    xyxy: Box = Field(description="x1, y1, x2, y2 in pixels.")
+    normalized: Box = Field(description="x1, y1, x2, y2 as fractions (0..1) of the frame size.")
+
+
+class LineCounts(_Wire):
+    left_to_right: int = Field(ge=0)
+    right_to_left: int = Field(ge=0)
+
+
+class LinePayload(_Wire):
+    name: str
+    direction: Literal["left_to_right", "right_to_left"]
+    counts: LineCounts
+
+
+class EventPayload(_Wire):
+    """One message about an alert. Every sink (JSONL, MQTT) carries this payload."""
+
+    model_config = ConfigDict(title="sitewatch event")
+
+    schema_version: Literal[1] = Field(description="Bumped on any incompatible change.")
+    event_id: Uuid7 = Field(description="Unique per message; de-duplicate on it.")
+    alert_id: Uuid7 = Field(description="Shared by the start and end of one alert.")
+    type: EventType
+    rule: RulePayload
+    camera: Annotated[str, Field(pattern=NAME_PATTERN)]
+    track_id: Annotated[int, Field(ge=1)] | None = Field(description="null for zone-level rules (crowd).")
+    label: str | None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None
+    bbox: BBoxPayload | None
+    zone: str | None
+    line: LinePayload | None = Field(
+        description="Line rules: the line, this crossing's direction, and the running counts per direction."
+    )
+    count: Annotated[int, Field(ge=0)] | None = Field(description="Crowd rules: objects in the zone.")
+    started_at: UtcTime = Field(description="When the condition began (UTC).")
+    ended_at: UtcTime | None = Field(description="End events: the last time the condition held (UTC).")
+    duration_s: float = Field(ge=0)
+    frame_ts: UtcTime = Field(description="Time of the frame that decided this event.")
+    snapshot: str | None = Field(description="Snapshot path relative to the snapshot dir.")
+    reason: EndReason | None
+    model: str
+    host: str
+
+
+def event_schema() -> dict[str, Any]:
+    """The published JSON Schema (draft 2020-12) of an event, generated from ``EventPayload``."""
+    schema = EventPayload.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+
 
 _id_lock = threading.Lock()
 _last_ms = 0
@@ -105,32 +181,38 @@ class Event:
         end = self.ended_at if self.ended_at is not None else self.frame_ts
         return round(end - self.started_at, 3)
 
+    def payload(self) -> EventPayload:
+        """The wire form. Built without re-validation (the pipeline made these values); the tests
+        validate what the sinks write against the schema generated from the same model."""
+        bbox = self.bbox
+        return EventPayload.model_construct(
+            schema_version=SCHEMA_VERSION,
+            event_id=self.event_id,
+            alert_id=self.alert_id,
+            type=self.type,
+            rule=RulePayload.model_construct(name=self.rule.name, kind=self.rule.kind),
+            camera=self.camera,
+            track_id=self.track_id,
+            label=self.label,
+            confidence=None if self.confidence is None else round(self.confidence, 4),
+            bbox=None
+            if bbox is None
+            else BBoxPayload.model_construct(xyxy=bbox.xyxy, normalized=bbox.normalized),
+            zone=self.zone,
+            line=None if self.line is None else LinePayload.model_validate(self.line),
+            count=self.count,
+            started_at=iso_utc(self.started_at),
+            ended_at=None if self.ended_at is None else iso_utc(self.ended_at),
+            duration_s=self.duration_s,
+            frame_ts=iso_utc(self.frame_ts),
+            snapshot=self.snapshot,
+            reason=self.reason,
+            model=self.model,
+            host=self.host,
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "event_id": self.event_id,
-            "alert_id": self.alert_id,
-            "type": self.type,
-            "rule": {"name": self.rule.name, "kind": self.rule.kind},
-            "camera": self.camera,
-            "track_id": self.track_id,
-            "label": self.label,
-            "confidence": None if self.confidence is None else round(self.confidence, 4),
-            "bbox": None
-            if self.bbox is None
-            else {"xyxy": list(self.bbox.xyxy), "normalized": list(self.bbox.normalized)},
-            "zone": self.zone,
-            "line": self.line,
-            "count": self.count,
-            "started_at": iso_utc(self.started_at),
-            "ended_at": None if self.ended_at is None else iso_utc(self.ended_at),
-            "duration_s": self.duration_s,
-            "frame_ts": iso_utc(self.frame_ts),
-            "snapshot": self.snapshot,
-            "reason": self.reason,
-            "model": self.model,
-            "host": self.host,
-        }
+        return self.payload().model_dump(mode="json")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
