@@ -1,4 +1,5 @@
-"""The ``sitewatch`` command: ``run``, ``check-config`` and ``version``.
+"""The ``sitewatch`` command: ``run``, ``check-config``, ``demo``, ``eval``, ``replay``, ``init`` and
+``version``.
 
 Exit codes: 0 done (also after SIGINT/SIGTERM), 2 a user error in the configuration (one message per
 problem, each naming its key path, never a traceback), 1 an unexpected internal failure.
@@ -50,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="look for systemd credentials (password_credential) here, as $CREDENTIALS_DIRECTORY",
     )
+    check.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="resolve relative output paths against DIR, as the service does with $STATE_DIRECTORY "
+        "(/var/lib/sitewatch), and check that they are writable there",
+    )
 
     rep = sub.add_parser("replay", help="re-run the rules on recorded tracks (record_tracks = true)")
     rep.add_argument("--config", "-c", required=True, help="path to the TOML config (zones, lines, rules)")
@@ -58,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole product on a synthetic site (no camera, GPU or broker)")
     demo.add_argument("--data", default="sitewatch-data", help="where events and snapshots go")
-    demo.add_argument("--seconds", type=float, help="generate a clip this long instead of the shipped one")
+    demo.add_argument("--seconds", type=float, help="watch only the first SECONDS of the clip")
+    demo.add_argument("--clip", help="watch this clip instead of the shipped sample")
 
     ev = sub.add_parser("eval", help="alert precision, recall and delay per rule against ground truth")
     ev.add_argument("--config", "-c", required=True, help="config with one camera: the clip and the rules")
@@ -66,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--tracks", help="reuse a track log (record_tracks) instead of running the detector")
     ev.add_argument("--json", action="store_true", help="print the table as JSON")
 
+    init = sub.add_parser("init", help="write a starter config (and with --systemd the service unit)")
+    init.add_argument("directory", help="where config.toml goes, e.g. /etc/sitewatch")
+    init.add_argument("--systemd", action="store_true", help="also write sitewatch.service for this install")
+    init.add_argument(
+        "--unit-dir", default="/etc/systemd/system", help="where the unit goes (default: %(default)s)"
+    )
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+
+    sub.add_parser("schema", help="print the JSON Schema of the events (docs/events.md)")
     sub.add_parser("version", help="print the version")
     return p
 
@@ -128,7 +145,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if not Path(args.credentials_dir).is_dir():
             raise ConfigError([f"--credentials-dir {args.credentials_dir}: not a directory"])
         os.environ["CREDENTIALS_DIRECTORY"] = str(Path(args.credentials_dir).resolve())
-    config = load_config(args.config)
+    if args.state_dir:
+        os.environ["STATE_DIRECTORY"] = str(Path(args.state_dir).resolve())
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        # Files or secrets were wrong but the rest resolved: check the outputs, the model and the labels
+        # too, so one run lists every problem.
+        if exc.partial is None or any(p.startswith("model.") for p in exc.problems):
+            raise
+        try:
+            checked_detector(exc.partial)
+        except ConfigError as more:
+            raise ConfigError(exc.problems + more.problems) from None
+        raise
     detector = checked_detector(config)
     print(_summary(config, detector.labels))
     print(f"outputs: writable by {current_user()}")
@@ -206,7 +236,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .logs import setup_logging
 
     setup_logging("WARNING")
-    return run_demo(Path(args.data), args.seconds)
+    return run_demo(Path(args.data), args.seconds, Path(args.clip) if args.clip else None)
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import init
+
+    written = init(Path(args.directory), args.systemd, Path(args.unit_dir), force=args.force)
+    print(f"wrote {written.config}")
+    if written.unit is not None:
+        print(f"wrote {written.unit}")
+    for warning in written.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"next: edit {written.config} (cameras, model, rules), then")
+    print(
+        f"  sitewatch check-config {written.config}"
+        + (" --state-dir /var/lib/sitewatch" if written.unit else "")
+    )
+    if written.unit is not None:
+        print("  systemctl daemon-reload && systemctl enable --now sitewatch")
+    else:
+        print(f"  sitewatch run --config {written.config}")
+    return EXIT_OK
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -238,12 +289,34 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        rc = _main(argv)
+        sys.stdout.flush()  # a reader that left shows up here, not in a traceback at interpreter exit
+        return rc
+    except BrokenPipeError:
+        # `sitewatch eval --json | head`: the reader has what it wanted; end quietly like other Unix
+        # tools, with the rest of stdout going nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "version":
         print(f"sitewatch {__version__}")
         return EXIT_OK
+    if args.command == "schema":
+        import json
+
+        from .events import event_schema
+
+        print(json.dumps(event_schema(), indent=2))
+        return EXIT_OK
     if args.command == "run" and args.max_frames is not None and args.max_frames < 1:
         print("error: --max-frames must be at least 1", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "demo" and args.seconds is not None and not 0 < args.seconds < 1e6:
+        print("error: --seconds must be a positive number", file=sys.stderr)
         return EXIT_CONFIG
     try:
         if args.command == "check-config":
@@ -254,12 +327,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(args)
         if args.command == "eval":
             return _cmd_eval(args)
+        if args.command == "init":
+            return _cmd_init(args)
         return _cmd_run(args)
     except ConfigError as exc:
         # Under journald each line carries the error priority, so `journalctl -p err` shows why the
         # service would not start (the unit's RestartPreventExitStatus=2 keeps systemd from retrying).
         prefix = "<3>" if os.environ.get("JOURNAL_STREAM") else ""
-        print(f"{prefix}config error in {getattr(args, 'config', '?')}:", file=sys.stderr)
+        where = getattr(args, "config", None)
+        print(f"{prefix}config error in {where}:" if where else f"{prefix}error:", file=sys.stderr)
         for problem in exc.problems:
             print(f"{prefix}  {problem}", file=sys.stderr)
         return EXIT_CONFIG

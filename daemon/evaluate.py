@@ -161,7 +161,15 @@ def _record_tracks(config: Config) -> Path:
             for k in ("jsonl", "snapshots", "mqtt")
         }
     )
-    run_config = config.model_copy(update={"cameras": [cam], "sinks": sinks, "record_dir": record_dir})
+    run_config = config.model_copy(
+        update={
+            "cameras": [cam],
+            "sinks": sinks,
+            "record_dir": record_dir,
+            # one log to score, even across midnight
+            "retention": config.retention.model_copy(update={"rotate_daily": False}),
+        }
+    )
     pipeline = Pipeline(run_config, load_detector(config))
     pipeline.start()
     while pipeline.worker_alive:

@@ -5,15 +5,41 @@ and batch size are observed as they happen. Labels are camera, rule and sink *na
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
+
+@dataclass(frozen=True, slots=True)
+class CameraCounts:
+    name: str
+    processed: int
+    dropped: int
+    online: bool
+    reconnects: int
+    stalls: int
+    decode_errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineCounts:
+    """What a scrape reads from the pipeline (``Pipeline.counts``): the metrics module knows this and
+    nothing of the pipeline, so neither imports the other back."""
+
+    cameras: list[CameraCounts] = field(default_factory=list)
+    events: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    sink_errors: dict[str, int] = field(default_factory=dict)
+    outbox_pending: int = 0
+    inference_errors: int = 0
+    frame_errors: int = 0
+    worker_restarts: dict[str, int] = field(default_factory=dict)
+    workers_healthy: dict[str, bool] = field(default_factory=dict)
+    retention_deleted_files: dict[str, int] = field(default_factory=dict)
+    retention_deleted_bytes: dict[str, int] = field(default_factory=dict)
+    retention_errors: int = 0
 
 
 class Metrics:
@@ -32,19 +58,17 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch(self, pipeline: Pipeline) -> None:
-        self.registry.register(_PipelineCollector(pipeline))
+    def watch(self, read: Callable[[], PipelineCounts]) -> None:
+        """Serve the counters ``read`` returns at each scrape."""
+        self.registry.register(_PipelineCollector(read))
 
 
 class _PipelineCollector(Collector):
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.p = pipeline
+    def __init__(self, read: Callable[[], PipelineCounts]) -> None:
+        self.read = read
 
     def collect(self) -> Iterator[Metric]:
-        from .sources import CameraState
-        from .supervisor import WorkerState
-
-        p = self.p
+        p = self.read()
         frames = CounterMetricFamily("sitewatch_frames", "Frames processed.", labels=["camera"])
         dropped = CounterMetricFamily(
             "sitewatch_frames_dropped", "Frames a live camera delivered faster than they were processed.",
@@ -64,31 +88,31 @@ class _PipelineCollector(Collector):
         decode_errors = CounterMetricFamily(
             "sitewatch_decode_errors", "Damaged packets skipped by the decoder.", labels=["camera"]
         )
-        for name, cam in list(p.cameras.items()):
-            frames.add_metric([name], cam.processed)
-            dropped.add_metric([name], p.hub.dropped(name))
-            up.add_metric([name], 1.0 if cam.producer.state is CameraState.ONLINE else 0.0)
-            reconnects.add_metric([name], cam.producer.reconnects)
-            stalls.add_metric([name], cam.stalls)
-            decode_errors.add_metric([name], cam.producer.source.decode_errors)
+        for cam in p.cameras:
+            frames.add_metric([cam.name], cam.processed)
+            dropped.add_metric([cam.name], cam.dropped)
+            up.add_metric([cam.name], 1.0 if cam.online else 0.0)
+            reconnects.add_metric([cam.name], cam.reconnects)
+            stalls.add_metric([cam.name], cam.stalls)
+            decode_errors.add_metric([cam.name], cam.decode_errors)
         yield from (frames, dropped, up, reconnects, stalls, decode_errors)
 
         events = CounterMetricFamily(
             "sitewatch_events", "Events sent to the sinks.", labels=["camera", "rule", "type"]
         )
-        for (camera, rule, kind), n in list(p.events.items()):
+        for (camera, rule, kind), n in p.events.items():
             events.add_metric([camera, rule, kind], n)
         yield events
 
         errors = CounterMetricFamily(
             "sitewatch_sink_errors", "Events a sink failed to write or had to drop.", labels=["sink"]
         )
-        for w in p.bus.workers:
-            errors.add_metric([w.sink.name], w.errors + w.dropped)
+        for name, n in p.sink_errors.items():
+            errors.add_metric([name], n)
         yield errors
 
         pending = GaugeMetricFamily("sitewatch_outbox_pending", "MQTT events waiting for the broker.")
-        pending.add_metric([], p.outbox_pending())
+        pending.add_metric([], p.outbox_pending)
         yield pending
         failures = CounterMetricFamily("sitewatch_inference_errors", "Batches the detector failed on.")
         failures.add_metric([], p.inference_errors)
@@ -102,7 +126,7 @@ class _PipelineCollector(Collector):
         restarts = CounterMetricFamily(
             "sitewatch_worker_restarts", "Times a worker thread crashed and was restarted.", labels=["worker"]
         )
-        for name, n in sorted(p.supervisor.restart_counts().items()):
+        for name, n in sorted(p.worker_restarts.items()):
             restarts.add_metric([name], n)
         yield restarts
         healthy = GaugeMetricFamily(
@@ -110,6 +134,21 @@ class _PipelineCollector(Collector):
             "1 while a worker thread runs normally; 0 while it is degraded (retrying a fault) or restarting.",
             labels=["worker"],
         )
-        for report in p.supervisor.reports():
-            healthy.add_metric([report.name], 1.0 if report.state is WorkerState.RUNNING else 0.0)
+        for name, ok in p.workers_healthy.items():
+            healthy.add_metric([name], 1.0 if ok else 0.0)
         yield healthy
+
+        files = CounterMetricFamily(
+            "sitewatch_retention_deleted_files", "Files deleted by retention.", labels=["kind"]
+        )
+        size = CounterMetricFamily(
+            "sitewatch_retention_deleted_bytes", "Bytes freed by retention.", labels=["kind"]
+        )
+        for kind in ("events", "snapshots", "tracks"):
+            files.add_metric([kind], p.retention_deleted_files.get(kind, 0))
+            size.add_metric([kind], p.retention_deleted_bytes.get(kind, 0))
+        failed = CounterMetricFamily(
+            "sitewatch_retention_errors", "Files retention could not compress or delete."
+        )
+        failed.add_metric([], p.retention_errors)
+        yield from (files, size, failed)

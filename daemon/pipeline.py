@@ -23,18 +23,19 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from trackers import Tracker, create_tracker
+from sitewatch.trackers import Tracker, create_tracker
 
 from .config import CameraConfig, Config, build
 from .detectors import Detector
 from .events import CameraStatus, EventMessage
 from .logs import Throttle
-from .metrics import Metrics
+from .metrics import CameraCounts, Metrics, PipelineCounts
 from .queues import FrameHub
 from .recorder import Recorder
+from .retention import RetentionWorker
 from .rules import RuleEngine, build_engine
 from .sources import CameraState, Producer, create_source
-from .supervisor import SupervisedThread, supervisor
+from .supervisor import SupervisedThread, WorkerState, supervisor
 from .types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class Pipeline:
         max_frames: int | None = None,
         drain_timeout: float = 3.0,
     ) -> None:
-        from sinks import EventBus, create_sinks
+        from sitewatch.sinks import EventBus, create_sinks
 
         self.config = config
         self.detector = detector
@@ -96,18 +97,20 @@ class Pipeline:
         self.cameras: dict[str, CameraRuntime] = {}
         for i, cam in enumerate(config.cameras):
             self._add(self._make_camera(cam, i))
-        self.bus = EventBus(create_sinks(config.sinks))
+        rotate = config.retention.rotate_daily
+        self.bus = EventBus(create_sinks(config.sinks, rotate_daily=rotate))
         self.recorder = (
-            build("record_dir", lambda: Recorder(config.record_dir))
+            build("record_dir", lambda: Recorder(config.record_dir, rotate_daily=rotate))
             if any(c.record_tracks for c in config.cameras)
             else None
         )
+        self.retention = RetentionWorker(config)
         self._worker = SupervisedThread("inference", lambda _w: self._infer_loop(), stop=self._abandon)
         self.supervisor = supervisor
         self.heartbeat = time.monotonic()
         """When the inference loop last turned (it turns at least every 0.1 s unless the model hangs)."""
         self.metrics = Metrics()
-        self.metrics.watch(self)
+        self.metrics.watch(self.counts)
 
     def _make_camera(self, cam: CameraConfig, index: int) -> CameraRuntime:
         """Build a camera's producer, tracker and rules (not yet started or queued)."""
@@ -140,6 +143,7 @@ class Pipeline:
         for cam in self.cameras.values():
             cam.producer.start()
         self._worker.start()
+        self.retention.start()
         log.info("pipeline started: %d camera(s), model %s", len(self.cameras), self.detector.name)
 
     def stop(self) -> None:
@@ -166,6 +170,7 @@ class Pipeline:
                     self._publish(message)
         if self.recorder is not None:
             self.recorder.close()
+        self.retention.close()
         if not self.bus.close(timeout=5.0):
             log.error("a sink did not finish writing within 5 s")
         deadline = time.monotonic() + 1.0  # a producer stuck in a network read is a daemon thread
@@ -187,7 +192,7 @@ class Pipeline:
             elapsed_s=time.monotonic() - self._started if self._started else 0.0,
             frames={name: cam.processed for name, cam in self.cameras.items()},
             dropped={name: self.hub.dropped(name) for name in self.cameras},
-            events=dict(self.events),
+            events=dict(list(self.events.items())),
             sink_errors={w.sink.name: w.errors + w.dropped for w in self.bus.workers},
             failed=tuple(n for n, c in self.cameras.items() if c.producer.state is CameraState.FAILED),
         )
@@ -197,6 +202,34 @@ class Pipeline:
     @property
     def worker_alive(self) -> bool:
         return self._worker.is_alive()
+
+    def counts(self) -> PipelineCounts:
+        """The counters /metrics serves, read at scrape time (the hot path keeps them anyway)."""
+        cameras = [
+            CameraCounts(
+                name=name,
+                processed=cam.processed,
+                dropped=self.hub.dropped(name),
+                online=cam.producer.state is CameraState.ONLINE,
+                reconnects=cam.producer.reconnects,
+                stalls=cam.stalls,
+                decode_errors=cam.producer.source.decode_errors,
+            )
+            for name, cam in list(self.cameras.items())
+        ]
+        return PipelineCounts(
+            cameras=cameras,
+            events=dict(list(self.events.items())),
+            sink_errors={w.sink.name: w.errors + w.dropped for w in self.bus.workers},
+            outbox_pending=self.outbox_pending(),
+            inference_errors=self.inference_errors,
+            frame_errors=self.frame_errors,
+            worker_restarts=self.supervisor.restart_counts(),
+            workers_healthy={r.name: r.state is WorkerState.RUNNING for r in self.supervisor.reports()},
+            retention_deleted_files=dict(self.retention.deleted_files),
+            retention_deleted_bytes=dict(self.retention.deleted_bytes),
+            retention_errors=self.retention.errors,
+        )
 
     def frames_processed(self) -> int:
         return sum(cam.processed for cam in list(self.cameras.values()))

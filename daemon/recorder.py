@@ -12,6 +12,7 @@ falls far behind or fails, frames are dropped from the log (counted and logged),
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import queue
@@ -59,7 +60,8 @@ class RecordedFrame:
 
 def read_records(path: Path) -> Iterator[RecordedFrame]:
     """Parse a log written by ``Recorder``; raises ValueError naming the line for a malformed one."""
-    with open(path, encoding="utf-8") as fh:
+    opener = gzip.open if path.suffix == ".gz" else open  # retention compresses rotated logs
+    with opener(path, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -91,15 +93,17 @@ _STOP = object()
 
 
 class Recorder:
-    """Appends frame records to ``<directory>/<camera>.jsonl`` on a supervised background thread.
+    """Appends frame records to ``<directory>/<camera>.jsonl`` on a supervised background thread
+    (with ``rotate_daily``, a new file each UTC day; the old one becomes ``<camera>-YYYY-MM-DD.jsonl``).
 
     Lines queued together are written with one call per camera. A write that fails (a full disk) loses
     those lines from the log — counted, logged once a minute, shown as degraded in ``/readyz`` — and the
     next batch tries again; a torn last line is cut away first (``LineLog``), so the log stays readable.
     """
 
-    def __init__(self, directory: Path, capacity: int = 2000) -> None:
+    def __init__(self, directory: Path, capacity: int = 2000, *, rotate_daily: bool = False) -> None:
         self.directory = directory
+        self.rotate_daily = rotate_daily
         directory.mkdir(parents=True, exist_ok=True)  # an unusable directory fails the build, not the thread
         self.dropped = 0
         self._queue: queue.Queue[tuple[str, str] | object] = queue.Queue(capacity)
@@ -140,7 +144,9 @@ class Recorder:
     def _write(self, worker: SupervisedThread, camera: str, lines: list[str]) -> None:
         log_file = self._files.get(camera)
         if log_file is None:
-            log_file = self._files[camera] = LineLog(self.directory / f"{camera}.jsonl")
+            log_file = self._files[camera] = LineLog(
+                self.directory / f"{camera}.jsonl", rotate_daily=self.rotate_daily
+            )
         try:
             log_file.append("".join(line + "\n" for line in lines).encode())
         except OSError as exc:

@@ -28,7 +28,16 @@ log = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 30.0
 """Seconds between periodic camera status messages (state changes are sent at once)."""
-RESTART_NEEDED = ("model", "tracker", "sinks", "log_level", "log_format", "service", "record_dir")
+RESTART_NEEDED = (
+    "model",
+    "tracker",
+    "sinks",
+    "log_level",
+    "log_format",
+    "service",
+    "record_dir",
+    "retention",
+)
 """Settings a reload cannot apply to a running process (the model stays loaded)."""
 
 

