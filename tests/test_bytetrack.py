@@ -223,7 +223,7 @@ def test_gated_assignment_is_optimal_and_respects_the_gate(seed: int) -> None:
     """Against a brute-force solve of the extended problem with SciPy."""
     from scipy.optimize import linear_sum_assignment
 
-    from sitewatch.trackers.assignment import gated_assignment
+    from sitewatch.daemon.assignment import gated_assignment
 
     rng = np.random.default_rng(seed)
     n, m, limit = int(rng.integers(1, 7)), int(rng.integers(1, 7)), 0.7
@@ -238,3 +238,31 @@ def test_gated_assignment_is_optimal_and_respects_the_gate(seed: int) -> None:
     best = ext[r, c].sum()
     ours = cost[rows, cols].sum() + limit / 2 * (len(free_rows) + len(free_cols))
     assert ours == pytest.approx(best)
+
+
+def test_a_newcomer_at_the_edge_a_leaver_just_crossed_gets_its_own_identity() -> None:
+    """A worker walks out through the left edge; two frames after they were last seen, another walks in
+    at the same spot. The leaver's track must not continue on the newcomer (its open alert would, and
+    the newcomer's own alert would never start). Boxes are clipped by the frame, as detectors give them."""
+    fps, width, height = 15.0, 960, 540
+    tracker = ByteTracker(lost_seconds=2.0)
+
+    def seen(x1: float) -> Detections:
+        """The detector reports a person once at least 40 % of them is in view."""
+        box = (max(0.0, x1), 200.0, min(float(width), x1 + 60), 380.0, 0.9, "person")
+        return dets(box) if box[2] - box[0] >= 24 else dets()
+
+    ids: dict[str, set[int]] = {"leaver": set(), "newcomer": set()}
+    frame = 0
+    for x1 in np.arange(200.0, -60.0, -8.0):  # walking left at 120 px/s until out of view
+        out = tracker.update(seen(x1), frame / fps, (width, height))
+        ids["leaver"].update(out.tracks.track_id.tolist())
+        frame += 1
+        if x1 < -36:
+            break
+    for x1 in np.arange(-36.0, 200.0, 8.0):  # the newcomer walks in from the left, two frames later
+        out = tracker.update(seen(x1), frame / fps, (width, height))
+        ids["newcomer"].update(out.tracks.track_id.tolist())
+        frame += 1
+    assert ids["leaver"] and ids["newcomer"]
+    assert ids["leaver"].isdisjoint(ids["newcomer"]), ids

@@ -54,14 +54,20 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from sitewatch.daemon.assignment import gated_assignment
 from sitewatch.daemon.types import Detections, Tracks, TrackUpdate
 
-from .assignment import gated_assignment
 from .kalman import KalmanXYWH, xywh_to_xyxy, xyxy_to_xywh
 
 TRACKED, LOST = 0, 1
 _EPS = 1e-6
 _BLOCKED = 1e6  # cost of a pair whose labels differ: never under any gate
+EDGE_MARGIN = 0.01
+"""A box within this share of the frame (plus a pixel) of an edge touches it."""
+EXIT_SPEED = 0.1
+"""Moving out through an edge: faster than this share of the box's size per second."""
+EXIT_SHARE = 0.5
+"""Mostly gone through an edge: the box is cut to under this share of its full width (or height)."""
 
 
 class ByteTracker:
@@ -94,6 +100,7 @@ class ByteTracker:
         self.track_id = np.zeros(n, np.int64)  # 0 while tentative
         self.start_ts = np.zeros(n)
         self.last_ts = np.zeros(n)
+        self.full_size = np.zeros((n, 2))  # largest measured width and height: the box uncut by an edge
 
     def __len__(self) -> int:
         """Live tracks held: tentative, tracked and lost."""
@@ -140,6 +147,8 @@ class ByteTracker:
             )
             self.state[matched_tracks] = TRACKED
             self.last_ts[matched_tracks] = ts
+            measured = (boxes[matched_dets, 2:4] - boxes[matched_dets, 0:2]).astype(np.float64)
+            self.full_size[matched_tracks] = np.maximum(self.full_size[matched_tracks], measured)
             new_confirmed = matched_tracks[self.track_id[matched_tracks] == 0]
             self.track_id[new_confirmed] = np.arange(self._next_id, self._next_id + len(new_confirmed))
             self._next_id += len(new_confirmed)
@@ -149,7 +158,8 @@ class ByteTracker:
         keep[tentative[ut3]] = False  # seen once, not again: never reached the rules
         keep &= ~((self.state == LOST) & (ts - self.last_ts > self.lost_seconds + _EPS))
         if frame_size is not None:
-            keep &= ~((self.state == LOST) & (self._visible_share(frame_size) < 0.5))
+            lost = self.state == LOST
+            keep &= ~(lost & ((self._visible_share(frame_size) < 0.5) | self._leaving(frame_size)))
         new = left[ud3]
         new = new[score[new] >= self.new_track_thresh]
         self._start(new, detections, ts)
@@ -187,6 +197,29 @@ class ByteTracker:
         inside = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
         return np.divide(inside, area, out=np.zeros_like(area), where=area > 0)
 
+    def _leaving(self, frame_size: tuple[int, int]) -> npt.NDArray[np.bool_]:
+        """Tracks mostly gone through the left, right or top edge: their predicted box touches it, is
+        cut to under half its full size, and moves out.
+
+        Detectors clip boxes to the frame, so a worker walking out shrinks against the edge and the
+        predicted box of their lost track stays in view for a few frames: without this, a worker
+        entering at the same spot in those frames would inherit the leaver's identity (and its open
+        alert). A worker still mostly in view who is missed for a frame keeps theirs. The bottom edge
+        is left out: people near the camera are cut by it all the time, and walking towards the camera
+        is not leaving.
+        """
+        boxes = xywh_to_xyxy(self.mean[:, :4]).astype(np.float64)
+        vx, vy = self.mean[:, 4], self.mean[:, 5]
+        full = np.maximum(self.full_size, 1.0)
+        cut = self.mean[:, 2:4] < EXIT_SHARE * full  # (w, h) under half of the uncut box
+        min_speed = EXIT_SPEED * full  # px/s, relative to the box's own size
+        w, h = frame_size
+        mx, my = EDGE_MARGIN * w + 1.0, EDGE_MARGIN * h + 1.0
+        left = (boxes[:, 0] <= mx) & (vx < -min_speed[:, 0]) & cut[:, 0]
+        right = (boxes[:, 2] >= w - mx) & (vx > min_speed[:, 0]) & cut[:, 0]
+        top = (boxes[:, 1] <= my) & (vy < -min_speed[:, 1]) & cut[:, 1]
+        return np.asarray(left | right | top)
+
     def _report(
         self, tracks: npt.NDArray[np.int64], dets: npt.NDArray[np.int64], detections: Detections
     ) -> Tracks:
@@ -208,6 +241,7 @@ class ByteTracker:
         self.mean, self.cov, self.label = self.mean[keep], self.cov[keep], self.label[keep]
         self.state, self.track_id = self.state[keep], self.track_id[keep]
         self.start_ts, self.last_ts = self.start_ts[keep], self.last_ts[keep]
+        self.full_size = self.full_size[keep]
 
     def _start(self, dets: npt.NDArray[np.int64], detections: Detections, ts: float) -> None:
         if len(dets) == 0:
@@ -221,6 +255,7 @@ class ByteTracker:
         self.track_id = np.concatenate([self.track_id, np.zeros(n, np.int64)])
         self.start_ts = np.concatenate([self.start_ts, np.full(n, ts)])
         self.last_ts = np.concatenate([self.last_ts, np.full(n, ts)])
+        self.full_size = np.concatenate([self.full_size, self.mean[-n:, 2:4]])
 
 
 def buffered_iou(

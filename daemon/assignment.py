@@ -1,4 +1,5 @@
-"""Optimal assignment with a cost gate, for track-to-detection matching."""
+"""Optimal assignment with a cost gate: track-to-detection matching (trackers) and item-to-person
+association (the PPE rule)."""
 
 from __future__ import annotations
 
