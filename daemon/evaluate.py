@@ -10,8 +10,10 @@ An alert matches a ground-truth interval of the same worker when the condition i
 ``TOLERANCE_S`` of the interval: from 1 s before its start (a detector sees a worker's feet cross a zone
 edge a few frames before the drawn truth does) to ``min_duration + 1`` s after its end. The worker of
 an alert is the one whose box overlaps the alert's box most in the frame that started it. Precision:
-matched alerts / alerts; recall: intervals with an alert / intervals long enough to alert on (at least
-``min_duration``); delay: alert start minus interval start.
+matched alerts / alerts; recall: intervals long enough to alert on (at least ``min_duration``) with an
+alert / those intervals, so it never exceeds 1 (a correct alert on a shorter interval counts for
+precision only); duplicates: correct alerts about an interval already found; delay: alert start minus
+interval start. Events carry the deciding frame's index, which picks the truth frame to compare with.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class RuleScore:
     matched_alerts: int = 0
     intervals: int = 0
     found_intervals: int = 0
+    duplicates: int = 0
+    """Correct alerts about an interval that an earlier alert had already found."""
     delays: list[float] = field(default_factory=list)
 
     @property
@@ -58,6 +62,7 @@ class RuleScore:
             "condition": self.condition,
             "alerts": self.alerts,
             "intervals": self.intervals,
+            "duplicates": self.duplicates,
             "precision": round(self.precision, 3),
             "recall": round(self.recall, 3),
             "delay_p50_s": round(float(np.median(self.delays)), 2) if self.delays else None,
@@ -82,16 +87,17 @@ def score(
     frames = truth["frames"]
     scores: dict[str, RuleScore] = {}
     margins: dict[str, float] = {}
+    min_durations: dict[str, float] = {}
     for rule in cam.rules:
         cond = condition_of(rule)
         if cond is None:
             continue
-        min_d = float(getattr(rule, "min_duration", 0.0))
+        min_d = min_durations[rule.name] = float(getattr(rule, "min_duration", 0.0))
         margins[rule.name] = min_d + TOLERANCE_S
         s = scores[rule.name] = RuleScore(rule.name, cond)
-        for iv in truth["violations"]:
-            if iv["condition"] == cond and iv["end"] - iv["start"] + 1 / fps >= min_d:
-                s.intervals += 1
+        s.intervals = sum(
+            1 for iv in truth["violations"] if iv["condition"] == cond and _long_enough(iv, min_d, fps)
+        )
     found: set[tuple[str, int, float]] = set()
     for ev in events:
         if ev["type"] != "start" or ev["rule"]["name"] not in scores:
@@ -99,7 +105,10 @@ def score(
         s = scores[ev["rule"]["name"]]
         s.alerts += 1
         started = _seconds(ev["frame_ts"]) - t0
-        index = min(len(frames) - 1, max(0, round(started * fps)))
+        index = ev.get("frame_index")
+        if index is None:  # events from before frame_index: map the time onto the clip
+            index = round(started * fps)
+        index = min(len(frames) - 1, max(0, int(index)))
         people = frames[index]
         if not people or ev["bbox"] is None:
             continue
@@ -118,12 +127,19 @@ def score(
             ):
                 s.matched_alerts += 1
                 key = (s.rule, worker, iv["start"])
-                if key not in found:
+                if key in found:
+                    s.duplicates += 1
+                elif _long_enough(iv, min_durations[s.rule], fps):  # shorter ones are not in the truth count
                     found.add(key)
                     s.found_intervals += 1
                     s.delays.append(started - iv["start"])
                 break
     return list(scores.values())
+
+
+def _long_enough(interval: dict[str, Any], min_duration: float, fps: float) -> bool:
+    """Whether a truth interval lasts long enough for a rule with this min_duration to alert on it."""
+    return float(interval["end"]) - float(interval["start"]) + 1 / fps >= min_duration
 
 
 def _seconds(iso: str) -> float:
@@ -137,7 +153,8 @@ def evaluate(config: Config, truth_path: Path, tracks: Path | None = None) -> tu
     the number of frames."""
     truth = json.loads(truth_path.read_text())
     if tracks is None:
-        tracks = _record_tracks(config)
+        with tempfile.TemporaryDirectory(prefix="sitewatch-eval-") as scratch:  # nothing left behind
+            return evaluate(config, truth_path, _record_tracks(config, Path(scratch)))
     first = next(iter(read_records(tracks)))
     t0 = first.ts - first.index / float(truth["fps"])  # the clip's time zero on the log's clock
     out = io.StringIO()
@@ -146,12 +163,12 @@ def evaluate(config: Config, truth_path: Path, tracks: Path | None = None) -> tu
     return score(config, truth, events, t0), sum(1 for _ in read_records(tracks))
 
 
-def _record_tracks(config: Config) -> Path:
-    """Run detection and tracking over the (single) camera's clip with every sink off; returns the log."""
+def _record_tracks(config: Config, record_dir: Path) -> Path:
+    """Run detection and tracking over the (single) camera's clip with every sink off, logging to
+    ``record_dir``; returns the log."""
     from .detectors import load_detector
     from .pipeline import Pipeline
 
-    record_dir = Path(tempfile.mkdtemp(prefix="sitewatch-eval-"))
     cam = config.cameras[0].model_copy(
         update={"record_tracks": True, "realtime": False, "loop": False, "rules": []}
     )

@@ -88,6 +88,12 @@ class EventPayload(_Wire):
     ended_at: UtcTime | None = Field(description="End events: the last time the condition held (UTC).")
     duration_s: float = Field(ge=0)
     frame_ts: UtcTime = Field(description="Time of the frame that decided this event.")
+    frame_index: Annotated[int, Field(ge=0)] | None = Field(
+        description="Index of that frame in the camera's stream (counted from 0 since the daemon started)."
+    )
+    media_ts: Annotated[float, Field(ge=0)] | None = Field(
+        description="Files: seconds into the file of that frame; null for live cameras."
+    )
     snapshot: str | None = Field(description="Snapshot path relative to the snapshot dir.")
     reason: EndReason | None
     model: str
@@ -175,6 +181,8 @@ class Event:
     reason: str | None
     model: str
     host: str
+    frame_index: int | None = None
+    media_ts: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -205,6 +213,8 @@ class Event:
             ended_at=None if self.ended_at is None else iso_utc(self.ended_at),
             duration_s=self.duration_s,
             frame_ts=iso_utc(self.frame_ts),
+            frame_index=self.frame_index,
+            media_ts=self.media_ts,
             snapshot=self.snapshot,
             reason=self.reason,
             model=self.model,

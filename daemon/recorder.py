@@ -2,9 +2,11 @@
 
 Each recorded frame is one JSON line::
 
-    {"camera": "gate", "index": 12, "ts": 1764500000.125, "size": [1920, 1080],
+    {"camera": "gate", "index": 12, "ts": 1764500000.125, "media_ts": 1.2, "size": [1920, 1080],
      "detections": [[x1, y1, x2, y2, confidence, label], ...],
      "tracks": [[track_id, x1, y1, x2, y2, confidence, label], ...], "removed": [track_id, ...]}
+
+(``media_ts``: seconds into a file; null for live cameras.)
 
 Lines are written by a thread of their own, so the inference loop never waits on the disk; if the disk
 falls far behind or fails, frames are dropped from the log (counted and logged), never from detection.
@@ -41,8 +43,8 @@ def frame_record(frame: Frame, detections: Detections, tracks: Tracks, removed: 
     track_rows = zip(tracks.track_id, _round(tracks.xyxy), tracks.confidence, tracks.label, strict=True)
     trks = [[int(t), *box, round(float(c), 4), str(lab)] for t, box, c, lab in track_rows]
     return json.dumps(
-        {"camera": frame.camera, "index": frame.index, "ts": round(frame.ts, 6), "size": list(frame.size),
-         "detections": dets, "tracks": trks, "removed": list(removed)},
+        {"camera": frame.camera, "index": frame.index, "ts": round(frame.ts, 6), "media_ts": frame.media_ts,
+         "size": list(frame.size), "detections": dets, "tracks": trks, "removed": list(removed)},
         separators=(",", ":"),
     )  # fmt: skip
 
@@ -56,6 +58,7 @@ class RecordedFrame:
     detections: Detections
     tracks: Tracks
     removed: tuple[int, ...]
+    media_ts: float | None = None
 
 
 def read_records(path: Path) -> Iterator[RecordedFrame]:
@@ -84,6 +87,7 @@ def read_records(path: Path) -> Iterator[RecordedFrame]:
                     dets,
                     tracks,
                     tuple(int(i) for i in r["removed"]),
+                    None if r.get("media_ts") is None else float(r["media_ts"]),  # logs before it had none
                 )
             except (ValueError, KeyError, TypeError, IndexError) as exc:
                 raise ValueError(f"{path}:{lineno}: not a track record: {exc!r}") from None

@@ -47,7 +47,7 @@ def replay(config: Config, logs: Iterable[Path], out: TextIO) -> Counter[tuple[s
         for rec in read_records(path):
             engine = engines.get(rec.camera)
             if engine is not None:
-                frame = Frame(rec.camera, rec.index, rec.ts, _placeholder(rec.size))
+                frame = Frame(rec.camera, rec.index, rec.ts, _placeholder(rec.size), rec.media_ts)
                 emit(engine.process(frame, rec.detections, rec.tracks, rec.removed))
     for engine in engines.values():
         emit(engine.close("shutdown"))

@@ -22,13 +22,16 @@ class Frame:
     """One decoded image from one camera.
 
     ``index`` counts frames the source produced, from 0, monotonically across reconnects and file loops.
-    ``ts`` is the capture time in seconds (see the module docstring).
+    ``ts`` is the capture time in seconds (see the module docstring); ``media_ts`` the time in the file.
     """
 
     camera: str
     index: int
     ts: float
     image: npt.NDArray[np.uint8] = field(repr=False)
+    media_ts: float | None = None
+    """Files: seconds into the file (its presentation time, continued across loops); None for live
+    cameras, whose ``ts`` is the capture time."""
 
     @property
     def size(self) -> tuple[int, int]:

@@ -49,6 +49,10 @@ class VideoSource(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def media_time(self, ts: float) -> float | None:
+        """Seconds into the media of the frame read at ``ts``: files know it, live cameras do not."""
+        return None
+
 
 class CameraState(Enum):
     CONNECTING = "connecting"
@@ -203,7 +207,7 @@ class Producer(SupervisedThread):
                 self._next_due += self._period
                 if self._next_due < ts:
                     self._next_due = ts + self._period
-            frame = Frame(self.camera.name, self.frames, ts, image)
+            frame = Frame(self.camera.name, self.frames, ts, image, self.source.media_time(ts))
             if not self.hub.put(frame, self.stop_event):
                 return True
             self.frames += 1

@@ -78,5 +78,8 @@ class FileSource(VideoSource):
                 time.sleep(delay)
         return image, self._anchor + rel
 
+    def media_time(self, ts: float) -> float | None:
+        return round(ts - self._anchor, 6)
+
     def close(self) -> None:
         self._decoder.close()
