@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 
 from sitewatch.trackers import Tracker, create_tracker
 
-from .config import CameraConfig, Config, build
+from .config import CameraConfig, Config, PpeRuleConfig, build
 from .detectors import Detector
 from .events import CameraStatus, EventMessage
 from .logs import Throttle
 from .metrics import CameraCounts, Metrics, PipelineCounts
 from .queues import FrameHub
 from .recorder import Recorder
+from .resolution import HeadSizeCheck
 from .retention import RetentionWorker
 from .rules import RuleEngine, build_engine
 from .sources import CameraState, Producer, create_source
@@ -49,6 +50,7 @@ class CameraRuntime:
     producer: Producer
     tracker: Tracker
     engine: RuleEngine
+    head_check: HeadSizeCheck | None = None
     processed: int = 0
     stalls: int = 0
 
@@ -116,7 +118,9 @@ class Pipeline:
         """Build a camera's producer, tracker and rules (not yet started or queued)."""
         producer = build(f"cameras[{index}].url", lambda: self._producer(cam))
         tracker = build("tracker", lambda: create_tracker(self.config.tracker))
-        return CameraRuntime(cam, producer, tracker, self._engine(cam, index))
+        people = frozenset(r.person_label for r in cam.rules if isinstance(r, PpeRuleConfig))
+        check = HeadSizeCheck(cam.name, people, self.config.model.min_input_head_px) if people else None
+        return CameraRuntime(cam, producer, tracker, self._engine(cam, index), check)
 
     def _engine(self, cam: CameraConfig, index: int) -> RuleEngine:
         return build(
@@ -395,6 +399,12 @@ class Pipeline:
                 self.recorder.record(frame, detections, update.tracks, update.removed)
             for message in cam.engine.process(frame, detections, update.tracks, update.removed):
                 self._publish(message)
+            if cam.head_check is not None and not cam.head_check.done:
+                tracks = update.tracks
+                heights = tracks.xyxy[:, 3] - tracks.xyxy[:, 1]
+                size = self.detector.input_size(frame.size)
+                if warning := cam.head_check.observe(frame.size, size, heights, tracks.label):
+                    log.warning("%s", warning)
 
     def _publish_status(self, producer: Producer) -> None:
         self.bus.status(CameraStatus(producer.camera.name, producer.state.value, producer.fps, time.time()))

@@ -27,6 +27,10 @@ class Detector(ABC):
     @abstractmethod
     def detect(self, frames: Sequence[Frame]) -> list[Detections]: ...
 
+    def input_size(self, frame_size: tuple[int, int]) -> int | None:
+        """The long side, in pixels, a frame of this size is scaled to for the model (None: unscaled)."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release the model."""
 

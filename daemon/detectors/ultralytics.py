@@ -46,6 +46,22 @@ def _first_line(exc: BaseException) -> str:
     return text.removeprefix("ERROR ❌️ ").removeprefix("ERROR ").strip()
 
 
+def _train_size(model: Any) -> int:
+    """The image size the model was trained at (its checkpoint's train_args), else Ultralytics' 640."""
+    args = (getattr(model, "ckpt", None) or {}).get("train_args") or {}
+    size = args.get("imgsz") if isinstance(args, dict) else getattr(args, "imgsz", None)
+    size = size or (getattr(model, "overrides", None) or {}).get("imgsz")
+    if isinstance(size, (list, tuple)):
+        size = max(size)
+    return int(size) if isinstance(size, (int, float)) and size > 0 else 640
+
+
+def auto_size(long_side: int, train_size: int) -> int:
+    """``imgsz = "auto"``: the camera's own long side rounded up to 32, at most twice the training size
+    (beyond that a model sees objects far larger than it learned; tile instead)."""
+    return max(32, min(-(-long_side // 32) * 32, 2 * train_size))
+
+
 class UltralyticsDetector(Detector):
     def __init__(self, cfg: ModelConfig) -> None:
         # sitewatch.daemon (imported as this module's parent) has set YOLO_OFFLINE / YOLO_AUTOINSTALL.
@@ -63,6 +79,7 @@ class UltralyticsDetector(Detector):
         if task != "detect":
             raise ConfigError([f"model.path: {self.name} is a {task} model, not a detector"])
         self._map = LabelMap(names, cfg)
+        self.train_imgsz = _train_size(self._model)
         self.labels = self._map.labels
         self.unknown_sources = self._map.unknown_sources
         log.info(
@@ -73,12 +90,19 @@ class UltralyticsDetector(Detector):
             ", ".join(sorted(self.labels)),
         )
 
+    def _size(self, long_side: int) -> int:
+        return auto_size(long_side, self.train_imgsz) if self._cfg.imgsz == "auto" else self._cfg.imgsz
+
+    def input_size(self, frame_size: tuple[int, int]) -> int | None:
+        return self._size(max(frame_size))
+
     def detect(self, frames: Sequence[Frame]) -> list[Detections]:
         if not frames:
             return []
+        long_side = max(max(f.image.shape[:2]) for f in frames)
         results: Any = self._model.predict(
             [f.image for f in frames],
-            imgsz=self._cfg.imgsz,
+            imgsz=self._size(long_side),
             conf=self._cfg.min_confidence,
             device=self.device,
             half=self.half,
