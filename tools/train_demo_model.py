@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from synthsite import write_dataset
+from synthsite import CLASSES, write_dataset
 
 import sitewatch.daemon  # noqa: F401 - sets YOLO_OFFLINE / YOLO_AUTOINSTALL before Ultralytics loads
 
@@ -54,6 +54,9 @@ def main() -> None:
         data=str(data), imgsz=args.imgsz, device="cpu", plots=False, verbose=False
     )
     report = {
+        # the card sitewatch reads (daemon/modelcard.py): it warns when this model watches a real camera
+        "card": {"domain": "synthetic", "scenes": "stick-figure workers drawn by tools/synthsite.py",
+                 "classes": list(CLASSES)},
         "mAP50": round(float(metrics.box.map50), 4),
         "mAP50-95": round(float(metrics.box.map), 4),
         "per_class_mAP50": dict(zip(metrics.names.values(), (round(float(a), 4) for a in metrics.box.ap50),
