@@ -162,6 +162,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     detector = checked_detector(config)
     print(_summary(config, detector.labels))
     print(f"outputs: writable by {current_user()}")
+    from .modelcard import domain_warnings
+
+    for warning in domain_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     print("config OK")
     return EXIT_OK
 
@@ -173,6 +177,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     setup_logging(args.log_level or config.log_level, config.log_format)
     detector = checked_detector(config)
+    from .modelcard import domain_warnings
+
+    for warning in domain_warnings(config):
+        log.warning("%s", warning)
 
     from .pipeline import Pipeline
     from .service import Service
@@ -279,12 +287,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps({"frames": frames, "rules": rows}, indent=2))
         return EXIT_OK
     print(f"{frames} frames")
-    header = ("rule", "condition", "alerts", "truth", "precision", "recall", "delay p50")
-    print("{:<20} {:<18} {:>6} {:>6} {:>9} {:>7} {:>9}".format(*header))
+    header = ("rule", "condition", "alerts", "truth", "precision", "recall", "dupes", "delay p50")
+    print("{:<20} {:<18} {:>6} {:>6} {:>9} {:>7} {:>6} {:>9}".format(*header))
     for r in rows:
         delay = "-" if r["delay_p50_s"] is None else f"{r['delay_p50_s']:.2f} s"
         print(f"{r['rule']:<20} {r['condition']:<18} {r['alerts']:>6} {r['intervals']:>6} "
-              f"{r['precision']:>9.3f} {r['recall']:>7.3f} {delay:>9}")  # fmt: skip
+              f"{r['precision']:>9.3f} {r['recall']:>7.3f} {r['duplicates']:>6} {delay:>9}")  # fmt: skip
     return EXIT_OK
 
 

@@ -83,7 +83,18 @@ class ModelConfig(_Model):
         "auto", description="'auto' (cuda:0 with fp16 when available, else cpu), 'cpu', or 'cuda:N'."
     )
     half: bool | None = Field(None, description="fp16 inference; default: on for CUDA, off for CPU.")
-    imgsz: int = Field(640, ge=32, le=4096, description="Inference image size in pixels (multiple of 32).")
+    imgsz: Annotated[int, Field(ge=32, le=4096)] | Literal["auto"] = Field(
+        640,
+        description="Inference image size in pixels (multiple of 32), or 'auto': the cameras' own size "
+        "(long side, rounded up to 32), at most twice the size the model was trained at.",
+    )
+    min_input_head_px: float = Field(
+        8.0,
+        ge=0.0,
+        le=MAX_PIXELS,
+        description="Warn (once per camera) when the heads a ppe rule judges are smaller than this at "
+        "the model's input size: a hat cannot be told from a head; raise imgsz.",
+    )
     min_confidence: float = Field(0.25, ge=0.0, le=1.0, description="Drop detections below this score.")
     classes: list[str] = Field(
         default_factory=list,
@@ -202,6 +213,11 @@ class _RuleConfig(_Model):
         le=DAY,
         description="Seconds after an 'end' before the same rule may start for the same object.",
     )
+    ignore_stationary: bool = Field(
+        False,
+        description="Leave out objects that have not moved for the camera's stationary_seconds, and "
+        "those motionless since the stream started (default on for ppe only).",
+    )
 
     def referenced_labels(self) -> dict[str, set[str]]:
         """Field name → the labels it needs the model to produce."""
@@ -269,6 +285,32 @@ class PpeRuleConfig(_StateRuleConfig):
         default_factory=dict,
         description="Where each required item is looked for; default by name: hats and helmets on the "
         "head, vests on the upper body, anything else on the whole body.",
+    )
+    evidence_seconds: float = Field(
+        1.0, gt=0.0, le=600.0, description="Seconds of observations each person's PPE vote looks back over."
+    )
+    violation_share: float = Field(
+        0.6,
+        gt=0.0,
+        le=1.0,
+        description="Least share of the decided observations in the window that must say violation.",
+    )
+    min_evidence_seconds: float = Field(
+        0.3,
+        ge=0.0,
+        le=600.0,
+        description="Decided (not unknown) observations must span at least this many seconds of the "
+        "window before the vote counts.",
+    )
+    min_head_px: float = Field(
+        8.0,
+        ge=0.0,
+        le=MAX_PIXELS,
+        description="A head smaller than this (pixels, estimated as 15 % of the person's height) cannot "
+        "be judged: those frames are unknown.",
+    )
+    ignore_stationary: bool = Field(
+        True, description="Leave out people who have not moved for the camera's stationary_seconds."
     )
 
     @model_validator(mode="after")
@@ -353,6 +395,18 @@ class CameraConfig(_Model):
         le=HOUR,
         description="Live cameras: reconnect when no frame came for this long, or for ten of the camera's "
         "own frame intervals if that is longer (a 1 fps camera gets 10 s).",
+    )
+    stationary_seconds: float = Field(
+        60.0,
+        gt=0.0,
+        le=7 * DAY,
+        description="An object that has not moved (a quarter of its height) for this long is stationary; "
+        "rules with ignore_stationary leave it out.",
+    )
+    background_at_start: bool = Field(
+        True,
+        description="Objects present and motionless since the stream started are stationary from the "
+        "first frame until they move (rules with ignore_stationary leave them out).",
     )
     hwaccel: Literal["none", "cuda"] = Field(
         "none", description="Hardware video decoding; falls back to software (one log line) if unavailable."

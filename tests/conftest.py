@@ -51,7 +51,9 @@ class Site:
                 "snapshots": {"dir": "out/snapshots"},
             },
             **top,
-            "cameras": cameras,
+            # Scripted scenes hold still boxes from the first frame; PPE would leave such "background"
+            # out (that is tested in test_rules.py), so the site's cameras do not use it unless asked.
+            "cameras": [{"background_at_start": False, **cam} for cam in cameras],
         }
         path = self.root / "config.toml"
         path.write_text(to_toml(data))

@@ -41,7 +41,8 @@ def run(
 ) -> list[Event]:
     """Feed (ts, tracks, extra detections, removed) frames to the camera's rules; returns every event,
     the shutdown ones included."""
-    cam = CameraConfig.model_validate({"name": "cam", "url": "x.mp4", **camera})
+    # The scenes hold still boxes from the first frame: background handling is tested on its own.
+    cam = CameraConfig.model_validate({"name": "cam", "url": "x.mp4", "background_at_start": False, **camera})
     engine = build_engine(cam, model="m.pt", snapshots=True)
     events = []
     for i, (ts, trk, dets, removed) in enumerate(frames):
@@ -89,12 +90,14 @@ WORKER = [(1, PERSON, "person")]
 LOW_HAT = (22, 60, 38, 72, 0.8, "hardhat")
 VEST = (22, 36, 38, 56, 0.8, "vest")  # upper body: y 34..58
 BOTH = {"required": ["hardhat", "vest"]}
+# A decision is a vote over the last second (60 % of the decided frames, the latest one included); the
+# condition is dated from its first evidence, so starts come min_duration after it, as without a vote.
 PPE = [
     ("no hard hat", {}, lambda t: (WORKER, [], ()), [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
     ("wearing one", {}, lambda t: (WORKER, [HAT], ()), []),
     ("hat too low to count", {}, lambda t: (WORKER, [LOW_HAT], ()),
      [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
-    ("a bare head detected despite a hat", {"violation_labels": ["head"]},
+    ("a bare head that fits the head better than a hat", {"violation_labels": ["head"]},
      lambda t: (WORKER, [HAT, HEAD] if t >= 2 else [HAT], ()),
      [("start", 1, 3.0, None), ("end", 1, 3.9, "shutdown")]),
     ("only inside its zone", {"zone": "right"}, lambda t: (WORKER, [], ()), []),
@@ -107,6 +110,15 @@ PPE = [
      [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
     ("a vest on the head does not count", BOTH, lambda t: (WORKER, [HAT, (22, 10, 38, 30, 0.8, "vest")], ()),
      [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
+    # evidence before absence: with a violation label, a hat merely not found is no evidence
+    ("a missed hat is not a bare head", {"violation_labels": ["head"]}, lambda t: (WORKER, [], ()), []),
+    ("a bare head seen", {"violation_labels": ["head"]}, lambda t: (WORKER, [HEAD], ()),
+     [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
+    ("a flickering bare head is outvoted", {"violation_labels": ["head"]},
+     lambda t: (WORKER, [HEAD] if round(t * 10) % 3 == 0 else [HAT], ()), []),
+    ("a head too small to judge", {"min_head_px": 20}, lambda t: (WORKER, [], ()), []),
+    ("a head cut by the top of the frame", {},
+     lambda t: ([(1, (20, 0, 40, 80), "person")], [], ()), []),
 ]  # fmt: skip
 
 
@@ -114,6 +126,98 @@ PPE = [
 def test_ppe(what: str, rule: dict[str, Any], who: Any, expected: list[Any]) -> None:
     cfg = {"zones": ZONE, "rules": [{"name": "hat", "kind": "ppe", "violation_labels": [], **TIMING, **rule}]}
     assert seq(run(cfg, scene(4, 10, who))) == expected
+
+
+# --- overlapping workers: each item or bare head belongs to one person ------------------------------------
+
+FRONT: Box = (40, 20, 80, 180)  # nearer the camera: its box ends lower; head region y 20..68
+BEHIND: Box = (52, 22, 84, 140)  # further back; its head lies inside FRONT's head region too
+FRONT_HAT = (46, 14, 72, 32, 0.8, "hardhat")
+BEHIND_HEAD = (60, 22, 78, 40, 0.8, "head")
+FRONT_HEAD = (48, 20, 66, 38, 0.8, "head")
+BESIDE: Box = (60, 20, 100, 180)  # as near as FRONT, half overlapping it
+SHARED_HAT = (56, 20, 80, 34, 0.8, "hardhat")  # inside both head regions, nearer FRONT's middle
+PAIR = [(1, FRONT, "person"), (2, BEHIND, "person")]
+OVERLAP = [
+    ("the bare head behind counts for its owner only", {"violation_labels": ["head"]},
+     lambda t: (PAIR, [FRONT_HAT, BEHIND_HEAD], ()), [("start", 2, 1.0, None), ("end", 2, 3.9, "shutdown")]),
+    ("two bare heads, one each", {"violation_labels": ["head"]},
+     lambda t: (PAIR, [FRONT_HEAD, BEHIND_HEAD], ()),
+     [("start", 1, 1.0, None), ("start", 2, 1.0, None),
+      ("end", 1, 3.9, "shutdown"), ("end", 2, 3.9, "shutdown")]),
+    ("one hat cannot cover two heads side by side", {},
+     lambda t: ([(1, FRONT, "person"), (3, BESIDE, "person")], [SHARED_HAT], ()),
+     [("start", 3, 1.0, None), ("end", 3, 3.9, "shutdown")]),
+    ("a head hidden behind a nearer worker is not a missing hat", {},
+     lambda t: (PAIR, [FRONT_HAT], ()), []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "rule", "who", "expected"), OVERLAP, ids=[c[0] for c in OVERLAP])
+def test_ppe_with_overlapping_workers(what: str, rule: dict[str, Any], who: Any, expected: list[Any]) -> None:
+    cfg = {"rules": [{"name": "hat", "kind": "ppe", "violation_labels": [], **TIMING, **rule}]}
+    assert sorted(seq(run(cfg, scene(4, 10, who))), key=lambda e: (e[2], e[1])) == expected
+
+
+def test_association_gives_each_item_to_at_most_one_person() -> None:
+    from sitewatch.daemon.rules.association import associate
+    from sitewatch.daemon.rules.ppe import body_regions
+
+    people = np.array([FRONT, BEHIND], np.float32)
+    heads = body_regions(people, 0.3)["head"]
+    items = np.array([FRONT_HAT[:4], BEHIND_HEAD[:4], (0, 0, 5, 5)], np.float32)
+    owners = associate(heads, items, 0.5, one_per_person=True, top_aligned=True)
+    assert owners.tolist() == [0, 1, -1]
+    # two candidates for one head: one-per-person keeps the better fitting one only
+    two = np.array([FRONT_HEAD[:4], (50, 30, 70, 50)], np.float32)
+    assert associate(heads[:1], two, 0.5, one_per_person=True, top_aligned=True).tolist() == [0, -1]
+
+
+# --- stationary objects and background ------------------------------------------------------------------
+
+
+def walk_in_then_stand(stop: float) -> Any:
+    """A worker without a hat walks in from the left and stands still from ``stop`` seconds on."""
+    return lambda t: ([(1, at(min(t, stop) * 40), "person")], [], ())
+
+
+STILL_RULES = [
+    {"name": "hat", "kind": "ppe", "violation_labels": [], **TIMING},
+    {"name": "in", "kind": "zone_intrusion", "zone": "all", **TIMING},
+]
+EVERYWHERE = {"all": {"points": [[0, 0], [1, 0], [1, 1], [0, 1]]}}
+
+
+def test_a_static_false_person_from_the_first_frame_never_gets_a_ppe_alert() -> None:
+    """A shape taken for a hatless worker, there and motionless from the first frame: PPE ignores it
+    (background); a zone rule still reports whatever stands in its zone."""
+    events = run({"background_at_start": True, "zones": EVERYWHERE, "rules": STILL_RULES},
+                 scene(8, 10, lambda t: (WORKER, [], ())))  # fmt: skip
+    assert [(e.rule.name, e.type, round(e.frame_ts, 1)) for e in events] == [
+        ("in", "start", 1.0),
+        ("in", "end", 7.9),
+    ]
+
+
+def test_background_that_starts_moving_is_watched_again() -> None:
+    who = lambda t: ([(1, at(20 if t < 3 else 20 + (t - 3) * 40), "person")], [], ())  # noqa: E731
+    events = run({"background_at_start": True, "zones": EVERYWHERE, "rules": STILL_RULES}, scene(6, 10, who))
+    starts = sorted((e.rule.name, round(e.frame_ts, 1)) for e in events if e.type == "start")
+    # it has moved a quarter of its height (20 px at 40 px/s) at 3.6 s; min_duration later PPE alerts
+    assert starts == [("hat", 4.6), ("in", 1.0)]
+
+
+def test_a_worker_who_walks_in_and_stands_still_alerts_until_stationary() -> None:
+    cam = {"stationary_seconds": 3.0, "zones": EVERYWHERE, "rules": STILL_RULES}
+    events = run(cam, scene(10, 10, walk_in_then_stand(2.0)))
+    by_rule = {r: [(e.type, round(e.frame_ts, 1), e.reason) for e in events if e.rule.name == r]
+               for r in ("hat", "in")}  # fmt: skip
+    # PPE ignores stationary people: its alert ends once the worker has not moved a quarter of its
+    # height for 3 s (its last such move was at 1.6 s). It starts 0.1 s after the zone alert: in the
+    # first frame the head is cut by the frame's left edge.
+    assert by_rule["hat"] == [("start", 1.1, None), ("end", 5.1, "cleared")]
+    # the zone rule does not: the worker is still in the zone at the end
+    assert by_rule["in"] == [("start", 1.0, None), ("end", 9.9, "shutdown")]
 
 
 # --- zones: intrusion, dwell, crowd ----------------------------------------------------------------------
@@ -220,8 +324,11 @@ def test_line_state_is_dropped_for_removed_tracks() -> None:
 
 
 def test_updates_while_active_at_most_every_interval() -> None:
-    rule = {"name": "hat", "kind": "ppe", "update_interval": 1.0, **TIMING}
-    events = run({"rules": [rule]}, scene(4.5, 10, lambda t: ([(1, PERSON, "person")], [], ())))
+    rule = {"name": "in", "kind": "zone_intrusion", "zone": "all", "update_interval": 1.0, **TIMING}
+    everywhere = {"all": {"points": [[0, 0], [1, 0], [1, 1], [0, 1]]}}
+    events = run(
+        {"zones": everywhere, "rules": [rule]}, scene(4.5, 10, lambda t: ([(1, PERSON, "person")], [], ()))
+    )
     assert seq(events) == [
         ("start", 1, 1.0, None),
         ("update", 1, 2.0, None),

@@ -39,6 +39,12 @@ __all__ = [
 
 
 def build_rule(cfg: RuleConfig) -> Rule:
+    rule = _rule(cfg)
+    rule.ignore_stationary = cfg.ignore_stationary
+    return rule
+
+
+def _rule(cfg: RuleConfig) -> Rule:
     if isinstance(cfg, LineCrossingRuleConfig):
         timing = Timing(0.0, 0.0, cfg.cooldown, instant=True)
         return LineCrossingRule(
@@ -59,6 +65,10 @@ def build_rule(cfg: RuleConfig) -> Rule:
             min_overlap=cfg.min_overlap,
             zone=cfg.zone,
             item_regions=cfg.item_regions,
+            evidence_seconds=cfg.evidence_seconds,
+            violation_share=cfg.violation_share,
+            min_evidence_seconds=cfg.min_evidence_seconds,
+            min_head_px=cfg.min_head_px,
         )
     if isinstance(cfg, ZoneIntrusionRuleConfig):
         return ZoneIntrusionRule(cfg.name, timing, zone=cfg.zone, labels=cfg.labels, anchor=cfg.anchor)

@@ -26,6 +26,10 @@ class Scene:
     tracks: Tracks
     zones: Mapping[str, npt.NDArray[np.float32]]
     lines: Mapping[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+    stationary: npt.NDArray[np.bool_] | None = None
+    """Per track: has not moved for the camera's ``stationary_seconds`` (rules/motion.py)."""
+    background: npt.NDArray[np.bool_] | None = None
+    """Per track: present since the stream started and never moved: stationary from the start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,10 @@ class Subject:
     """Crowd rules: how many objects are in the zone."""
     direction: str | None = None
     """Line rules: which way this crossing went."""
+    since: float | None = None
+    """When the condition began, if the rule knows better than "this frame": a rule that needs a few
+    frames of evidence before it says so (PPE) dates the condition from its first evidence, so
+    min_duration counts from there and started_at is right."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +67,25 @@ class Rule(ABC):
     """A named check with its timing. Subclasses implement ``evaluate``."""
 
     kind: str
+    ignore_stationary = False
+    """Leave out objects that have not moved for ``stationary_seconds`` (set from the rule's config)."""
 
     def __init__(self, name: str, timing: Timing, zone: str | None = None) -> None:
         self.name = name
         self.timing = timing
         self.zone = zone
+
+    def eligible(self, scene: Scene) -> npt.NDArray[np.bool_]:
+        """The tracks this rule may alert on: when the rule ignores stationary objects, neither those
+        nor background ones (motionless since the stream started, stationary from the first frame)."""
+        mask = np.ones(len(scene.tracks), bool)
+        if not self.ignore_stationary:
+            return mask
+        if scene.background is not None:
+            mask &= ~scene.background
+        if scene.stationary is not None:
+            mask &= ~scene.stationary
+        return mask
 
     @abstractmethod
     def evaluate(self, scene: Scene) -> dict[Hashable, Subject]:

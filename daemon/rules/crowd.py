@@ -35,7 +35,7 @@ class CrowdRule(Rule):
     def evaluate(self, scene: Scene) -> dict[Hashable, Subject]:
         tracks = scene.tracks
         assert self.zone is not None
-        inside = np.isin(tracks.label, self.labels)
+        inside = np.isin(tracks.label, self.labels) & self.eligible(scene)
         inside &= points_in_polygon(anchor_points(tracks.xyxy, self.anchor), scene.zones[self.zone])
         count = int(inside.sum())
         if count < self.min_count:

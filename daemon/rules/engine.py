@@ -13,6 +13,7 @@ from ..events import BBox, Event, EventMessage, RuleRef, SnapshotRequest, iso_ut
 from ..types import Detections, Frame, Tracks
 from .base import Rule, Scene
 from .lifecycle import Lifecycle, Transition
+from .motion import Motion
 
 HOST = socket.gethostname()
 
@@ -52,9 +53,11 @@ class RuleEngine:
         self.geometry = Geometry(camera)
         self.rules = list(rules)
         self.lifecycles = [Lifecycle(rule.timing) for rule in self.rules]
+        self.motion = Motion(camera.stationary_seconds, background_at_start=camera.background_at_start)
         self.model = model
         self.snapshots = snapshots
         self._last_ts = 0.0
+        self._last_frame: tuple[int, float | None] | None = None
         self._size = (1, 1)
 
     def process(
@@ -62,9 +65,11 @@ class RuleEngine:
     ) -> list[EventMessage]:
         """Evaluate every rule on one frame (frames of a camera arrive in order)."""
         self._last_ts, self._size = frame.ts, frame.size
+        self._last_frame = (frame.index, frame.media_ts)
         geometry = self.geometry.for_size(frame.size)
-        scene = Scene(frame, detections, tracks, geometry.zones, geometry.lines)
         removed = tuple(removed)
+        stationary, background = self.motion.update(frame.ts, tracks, removed)
+        scene = Scene(frame, detections, tracks, geometry.zones, geometry.lines, stationary, background)
         out: list[EventMessage] = []
         for rule, life in zip(self.rules, self.lifecycles, strict=True):
             for tr in life.step(frame.ts, rule.evaluate(scene), removed):
@@ -83,6 +88,7 @@ class RuleEngine:
         subject = tr.subject
         relpath = f"{self.camera}/{tr.alert_id}.jpg" if self.snapshots else None
         bbox = None if subject.xyxy is None else BBox.from_pixels(subject.xyxy, self._size)
+        index, media_ts = self._last_frame or (None, None)  # the frame being processed (or the last one)
         event = Event(
             event_id=new_id(),
             alert_id=tr.alert_id,
@@ -103,6 +109,8 @@ class RuleEngine:
             reason=tr.reason,
             model=self.model,
             host=HOST,
+            frame_index=index,
+            media_ts=media_ts,
         )
         snapshot = None
         if tr.type == "start" and scene is not None and relpath is not None:

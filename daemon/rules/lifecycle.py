@@ -84,14 +84,15 @@ class Lifecycle:
                 if st is None or ts >= st.cooldown_until:
                     out += self._instant(key, subject, ts)
                 continue
+            began = ts if subject.since is None else min(subject.since, ts)
             if st is None:
-                st = self._states[key] = _State(Phase.PENDING, ts, ts, subject)
+                st = self._states[key] = _State(Phase.PENDING, began, ts, subject)
             elif st.phase is Phase.COOLDOWN:
                 if ts < st.cooldown_until:
                     continue
-                st.phase, st.since = Phase.PENDING, ts
+                st.phase, st.since = Phase.PENDING, max(began, st.cooldown_until)
             elif st.phase is Phase.PENDING and ts - st.last_true > t.clear_after + _EPS:
-                st.since = ts  # the earlier stretch was interrupted for too long: start over
+                st.since = max(began, st.last_true + _EPS)  # interrupted for too long: start over
             st.last_true, st.subject = ts, subject
             if st.phase is Phase.PENDING and ts - st.since >= t.min_duration - _EPS:
                 st.phase, st.alert_id, st.last_update = Phase.ACTIVE, new_id(), ts

@@ -4,22 +4,54 @@ Each item is looked for in its body region of the person's box: ``head`` (the to
 ``upper_body`` (from there down to 60 % of the height: vests, harnesses) or ``body`` (the whole box:
 boots, gloves). The region of an item comes from ``item_regions``, else from its name: hats, helmets and
 hoods go on the head, vests on the upper body, anything else anywhere on the body.
+
+Three things keep the alerts trustworthy (docs/rules.md):
+
+- **Exclusive association** (rules/association.py): each item or violation box belongs to at most one
+  person per frame, so the bare head of a worker behind does not also count against the worker in front.
+- **Evidence before absence**: each frame gives each person an observation — compliant, violation, or
+  unknown — and only a vote over the last ``evidence_seconds`` decides. A frame is *unknown* when the
+  head cannot be judged: too small (a head under ``min_head_px``), cut by the frame edge, or covered by
+  a nearer person's box; and, when the model has a violation label (``head``), whenever a hat is merely
+  not found — a missed hat is not a bare head. A violation needs decided frames spanning at least
+  ``min_evidence_seconds`` in the window, of which at least ``violation_share`` say violation, the
+  latest decided one included; the condition is then dated from the first violation since the last
+  compliant frame, so ``min_duration`` counts from the evidence, not from the vote.
+- **Stationary objects** are left out (``ignore_stationary``, rules/motion.py).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import replace
+from enum import IntEnum
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from ..geometry import anchor_points, coverage_matrix, points_in_polygon, top_region
+from .association import associate
 from .base import Rule, Scene, Subject, Timing, track_subjects
 
 Region = Literal["head", "upper_body", "body"]
 UPPER_BODY_END = 0.6
 """The upper body ends at this share of the person box's height."""
+HEAD_SHARE = 0.15
+"""A standing person's head is about this share of their height (for ``min_head_px``)."""
+EDGE_PX = 2.0
+"""A head region this close to the frame's top, left or right edge is cut by it."""
+OCCLUDED_SHARE = 0.3
+"""A head region this much covered by a nearer person's box is occluded."""
+
+
+class Observation(IntEnum):
+    """What one frame says about one person."""
+
+    UNKNOWN = 0
+    COMPLIANT = 1
+    VIOLATION = 2
 
 
 def default_region(item: str) -> Region:
@@ -42,10 +74,11 @@ def body_regions(
 
 
 class PpeRule(Rule):
-    """A person track breaks the rule when a required item is missing from its region, or a violation
-    label (``head``, ``no_hardhat``) is found in the head region. An item or violation box counts for a
-    person when at least ``min_overlap`` of its area lies in that region. With a ``zone``, only people
-    whose feet are inside it are checked.
+    """A person track breaks the rule when the vote over its recent observations says violation: a
+    violation label (``head``, ``no_hardhat``) assigned to its head, or a required item missing where
+    its absence is evidence. An item or violation box counts for a person when at least ``min_overlap``
+    of its area lies in that region and the frame-wide assignment gives it to that person. With a
+    ``zone``, only people whose feet are inside it are checked.
     """
 
     kind = "ppe"
@@ -62,6 +95,10 @@ class PpeRule(Rule):
         min_overlap: float = 0.5,
         zone: str | None = None,
         item_regions: Mapping[str, Region] | None = None,
+        evidence_seconds: float = 1.0,
+        violation_share: float = 0.6,
+        min_evidence_seconds: float = 0.3,
+        min_head_px: float = 8.0,
     ) -> None:
         super().__init__(name, timing, zone)
         self.person_label = person_label
@@ -73,23 +110,113 @@ class PpeRule(Rule):
         self.regions: dict[str, Region] = {
             item: regions.get(item, default_region(item)) for item in self.required
         }
+        self.evidence_seconds = evidence_seconds
+        self.violation_share = violation_share
+        self.min_evidence_seconds = min_evidence_seconds
+        self.min_head_px = min_head_px
+        head_items = tuple(i for i in self.required if self.regions[i] == "head")
+        self._head_labels = head_items + self.violation_labels
+        self._votes: dict[int, deque[tuple[float, Observation]]] = {}
+
+    def observe(self, scene: Scene) -> tuple[npt.NDArray[np.int64], list[Observation]]:
+        """This frame's observation of each checked person: ``(track rows, observations)``."""
+        tracks, dets = scene.tracks, scene.detections
+        people = (tracks.label == self.person_label) & self.eligible(scene)
+        if self.zone is not None and people.any():
+            people &= points_in_polygon(anchor_points(tracks.xyxy, "bottom_center"), scene.zones[self.zone])
+        rows = np.flatnonzero(people)
+        if len(rows) == 0:
+            return rows, []
+        boxes = tracks.xyxy[rows]
+        regions = body_regions(boxes, self.head_fraction)
+        big_enough = (boxes[:, 3] - boxes[:, 1]) * HEAD_SHARE >= self.min_head_px
+        visible = self._visible(
+            boxes, regions["head"], tracks.xyxy[tracks.label == self.person_label], scene.frame.size
+        )
+        head_item = np.full(len(rows), "", dtype=object)
+        head_mask = np.isin(dets.label, self._head_labels)
+        head_owner = associate(
+            regions["head"], dets.xyxy[head_mask], self.min_overlap, one_per_person=True, top_aligned=True
+        )
+        for item, owner in zip(dets.label[head_mask], head_owner, strict=True):
+            if owner >= 0:
+                head_item[owner] = str(item)
+        worn = {item: head_item == item for item in self.required if self.regions[item] == "head"}
+        for item in self.required:
+            region = self.regions[item]
+            if region == "head":
+                continue
+            owner = associate(
+                regions[region], dets.xyxy[dets.label == item], self.min_overlap,
+                one_per_person=region == "upper_body", top_aligned=False,
+            )  # fmt: skip
+            worn[item] = np.isin(np.arange(len(rows)), owner[owner >= 0])
+        observations = []
+        for k in range(len(rows)):
+            missing = [item for item in self.required if not worn[item][k]]
+            if not big_enough[k]:
+                obs = Observation.UNKNOWN  # a few pixels of head: neither a hat nor a bare head is reliable
+            elif head_item[k] in self.violation_labels:
+                obs = Observation.VIOLATION  # a bare head seen (a seen head is visible, hidden or not)
+            elif not missing:
+                obs = Observation.COMPLIANT
+            elif not visible[k]:
+                obs = Observation.UNKNOWN  # absent, or just hidden by someone nearer or cut off
+            elif any(self.regions[item] != "head" for item in missing) or not self.violation_labels:
+                obs = Observation.VIOLATION  # nothing else could show the item is absent
+            else:
+                obs = Observation.UNKNOWN  # a hat not found, but no bare head seen either
+            observations.append(obs)
+        return rows, observations
+
+    @staticmethod
+    def _visible(
+        boxes: npt.NDArray[np.float32],
+        heads: npt.NDArray[np.float32],
+        everyone: npt.NDArray[np.float32],
+        size: tuple[int, int],
+    ) -> npt.NDArray[np.bool_]:
+        """Whether each person's head region is in view: not cut by the frame's edge, not covered by
+        a nearer person's box (nearer: its box ends lower in the image)."""
+        width = size[0]
+        ok = (heads[:, 1] > EDGE_PX) & (heads[:, 0] > EDGE_PX) & (heads[:, 2] < width - EDGE_PX)
+        if len(everyone) > 1:
+            covered = coverage_matrix(everyone, heads)  # (everyone, people): share of each head covered
+            nearer = everyone[:, 3][:, None] > boxes[:, 3][None, :] + 1.0
+            ok &= ~((covered >= OCCLUDED_SHARE) & nearer).any(axis=0)
+        return ok
 
     def evaluate(self, scene: Scene) -> dict[Hashable, Subject]:
-        tracks, dets = scene.tracks, scene.detections
-        people = tracks.label == self.person_label
-        if self.zone is not None:
-            people &= points_in_polygon(anchor_points(tracks.xyxy, "bottom_center"), scene.zones[self.zone])
-        if not people.any():
-            return {}
-        regions = body_regions(tracks.xyxy[people], self.head_fraction)
-        violating = np.zeros(int(people.sum()), bool)
-        for item in self.required:
-            boxes = dets.xyxy[dets.label == item]
-            worn = (coverage_matrix(regions[self.regions[item]], boxes) >= self.min_overlap).any(axis=1)
-            violating |= ~worn
-        if self.violation_labels:
-            boxes = dets.xyxy[np.isin(dets.label, self.violation_labels)]
-            violating |= (coverage_matrix(regions["head"], boxes) >= self.min_overlap).any(axis=1)
+        tracks = scene.tracks
+        rows, observations = self.observe(scene)
+        ts = scene.frame.ts
         mask = np.zeros(len(tracks), bool)
-        mask[np.flatnonzero(people)[violating]] = True
-        return track_subjects(tracks, mask)
+        first_seen: dict[int, float] = {}
+        for row, obs in zip(rows.tolist(), observations, strict=True):
+            tid = int(tracks.track_id[row])
+            votes = self._votes.setdefault(tid, deque())
+            votes.append((ts, obs))
+            while ts - votes[0][0] > self.evidence_seconds:
+                votes.popleft()
+            decided = [(t, o) for t, o in votes if o is not Observation.UNKNOWN]
+            violations = [t for t, o in decided if o is Observation.VIOLATION]
+            enough = len(decided) >= 2 and decided[-1][0] - decided[0][0] >= self.min_evidence_seconds - 1e-6
+            # the vote decides that it is a violation; the latest decided frame, that it still is (a hat
+            # back on ends it at once rather than when the window forgets the bare head)
+            latest = decided[-1][1] if decided else Observation.UNKNOWN
+            if (
+                enough
+                and latest is Observation.VIOLATION
+                and len(violations) >= self.violation_share * len(decided)
+            ):
+                mask[row] = True
+                run = [t for t, o in decided if o is Observation.COMPLIANT]  # the violations since then
+                first_seen[tid] = next(t for t in violations if not run or t > run[-1])
+        subjects = track_subjects(tracks, mask)
+        return {
+            k: replace(s, since=first_seen[s.track_id]) for k, s in subjects.items() if s.track_id is not None
+        }
+
+    def forget(self, track_ids: tuple[int, ...]) -> None:
+        for tid in track_ids:
+            self._votes.pop(tid, None)

@@ -28,7 +28,7 @@ class ZoneIntrusionRule(Rule):
 
     def evaluate(self, scene: Scene) -> dict[Hashable, Subject]:
         tracks = scene.tracks
-        mask = np.isin(tracks.label, self.labels)
+        mask = np.isin(tracks.label, self.labels) & self.eligible(scene)
         if mask.any():
             assert self.zone is not None
             mask &= points_in_polygon(anchor_points(tracks.xyxy, self.anchor), scene.zones[self.zone])
