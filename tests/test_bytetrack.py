@@ -115,9 +115,10 @@ def test_a_person_track_never_takes_a_hardhat_box() -> None:
 
 def test_tentative_tracks_never_reach_rules_and_ids_are_never_reused() -> None:
     t = ByteTracker(lost_seconds=0.5)
-    assert len(t.update(dets((0, 0, 40, 100, 0.9, "person")), 0.0).tracks) == 0
+    assert len(t.update(Detections.empty(), 0.0).tracks) == 0  # the stream starts with nobody in view
+    assert len(t.update(dets((0, 0, 40, 100, 0.9, "person")), 0.1).tracks) == 0  # seen once: tentative
     seen = []
-    ts = 0.0
+    ts = 0.1
     for _ in range(4):  # appear for 0.2 s, vanish past the lost buffer, come back
         for _ in range(6):
             ts += 1 / 30
@@ -126,6 +127,15 @@ def test_tentative_tracks_never_reach_rules_and_ids_are_never_reused() -> None:
         assert t.update(Detections.empty(), ts).removed == (seen[-1],)
     assert sorted(set(seen)) == [1, 2, 3, 4]
     assert len(t) == 0
+
+
+def test_everyone_in_the_first_frame_of_a_stream_is_confirmed_at_once() -> None:
+    """There is no history to confirm against yet (ByteTrack does the same): missing everyone for a frame
+    at every (re)start would only cost boxes; a false positive among them ends when it is not seen."""
+    t = ByteTracker()
+    first = t.update(dets((0, 0, 40, 100, 0.9, "person"), (100, 0, 140, 100, 0.7, "person")), 0.0)
+    assert first.tracks.track_id.tolist() == [1, 2]
+    assert len(t.update(dets((200, 0, 240, 100, 0.9, "person")), 0.1).tracks) == 0  # later: tentative first
 
 
 @pytest.mark.parametrize("fps", [5, 30])
@@ -266,3 +276,16 @@ def test_a_newcomer_at_the_edge_a_leaver_just_crossed_gets_its_own_identity() ->
         frame += 1
     assert ids["leaver"] and ids["newcomer"]
     assert ids["leaver"].isdisjoint(ids["newcomer"]), ids
+
+
+@pytest.mark.parametrize("fps", [5, 15, 25])
+def test_on_real_pedestrian_trajectories_mota_matches_the_reference_and_idf1_holds(fps: int) -> None:
+    """TUD-Campus and TUD-Stadtmitte (motmetrics' real ground truth) with simulated detector errors,
+    beside Ultralytics' BYTETracker: MOTA at least the reference's, IDF1 no more than 0.01 below it
+    (measured: 5 fps 0.867/0.831 vs 0.782/0.742; 15 fps 0.883/0.876 vs 0.875/0.864; 25 fps 0.910/0.887
+    vs 0.914/0.884, IDF1/MOTA)."""
+    from real_trajectories import ours, reference, score
+
+    mine, theirs = score(lambda _fps: ours(), fps), score(reference, fps)
+    assert mine["mota"] >= theirs["mota"], (mine, theirs)
+    assert mine["idf1"] >= theirs["idf1"] - 0.01, (mine, theirs)

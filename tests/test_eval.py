@@ -87,6 +87,6 @@ def test_events_from_a_file_say_which_frame_and_media_time_decided_them(site: Si
     result = site.run()
     assert result.rc == 0 and len(result.events) == 2, result.err
     start, end = result.events
-    # the person is confirmed on frame 1 (seen twice); the alert starts min_duration later
-    assert (start["type"], start["frame_index"], start["media_ts"]) == ("start", 11, pytest.approx(1.1))
+    # the person is there from the first frame (confirmed at once); the alert starts min_duration later
+    assert (start["type"], start["frame_index"], start["media_ts"]) == ("start", 10, pytest.approx(1.0))
     assert end["reason"] == "shutdown" and end["frame_index"] == 39

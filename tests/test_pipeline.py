@@ -61,9 +61,9 @@ def test_person_without_hardhat_for_3s_gives_one_start_one_end_and_a_snapshot(
         pytest.approx(110 / 120, abs=1e-4),
     ]
     assert end["reason"] == "cleared"
-    # the track is confirmed on frame 1; the condition then holds from 0.1 s to 2.9 s
+    # the person is in the stream's first frame, so confirmed at once: the condition holds 0 s to 2.9 s
     assert start["duration_s"] == pytest.approx(1.0, abs=1e-3)
-    assert end["duration_s"] == pytest.approx(2.8, abs=1e-3)
+    assert end["duration_s"] == pytest.approx(2.9, abs=1e-3)
     for event in result.events:
         jsonschema.validate(event, event_schema)
     image = cv2.imread(str(result.snapshots / start["snapshot"]))

@@ -111,6 +111,7 @@ class ByteTracker:
     def update(
         self, detections: Detections, ts: float, frame_size: tuple[int, int] | None = None
     ) -> TrackUpdate:
+        first = self._ts is None
         dt = 0.0 if self._ts is None else ts - self._ts
         self._ts = ts
         self._buffer = min(0.5, max(0.0, 2.0 * (dt - self.kf.ref)))
@@ -165,6 +166,15 @@ class ByteTracker:
         self._start(new, detections, ts)
         keep = np.concatenate([keep, np.ones(len(new), bool)])
         removed = tuple(int(i) for i in self.track_id[~keep & (self.track_id > 0)])
+        if first and len(new):
+            # The stream's first frame has no history to confirm against: everyone in it is confirmed at
+            # once, as ByteTrack does, instead of being missed for a frame (a false positive among them
+            # ends as soon as it is not seen again, before any rule's min_duration).
+            started = np.arange(len(self) - len(new), len(self))
+            self.track_id[started] = np.arange(self._next_id, self._next_id + len(new))
+            self._next_id += len(new)
+            matched_tracks = np.concatenate([matched_tracks, started])
+            matched_dets = np.concatenate([matched_dets, new])
 
         shown = keep[matched_tracks]
         out = self._report(matched_tracks[shown], matched_dets[shown], detections)
