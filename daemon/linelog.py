@@ -14,6 +14,7 @@ compresses and deletes rotated files, never the current one. A rename is all the
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,8 +26,21 @@ def utc_day(ts: float) -> str:
 
 
 def rotated_name(path: Path, day: str, n: int = 0) -> Path:
-    """``events.jsonl`` → ``events-2026-11-30.jsonl`` (``-1``, ``-2``... if that day was rotated before)."""
+    """``events.jsonl`` → ``events-2026-11-30.jsonl`` (``.1``, ``.2``... if that day was rotated before)."""
     return path.with_name(f"{path.stem}-{day}{f'.{n}' if n else ''}{path.suffix}")
+
+
+_ROTATED = re.compile(r"^(?P<stem>.+)-\d{4}-\d{2}-\d{2}(\.\d+)?$")
+
+
+def rotated_from(path: Path, suffix: str) -> str | None:
+    """The stem of the log that ``path`` is a rotated piece of (``rotated_name``'s inverse; a trailing
+    ``.gz`` from compression is allowed), or None."""
+    name = path.name.removesuffix(".gz")
+    if not name.endswith(suffix):
+        return None
+    found = _ROTATED.match(name.removesuffix(suffix))
+    return found.group("stem") if found else None
 
 
 class LineLog:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -24,7 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config, RetentionLimit
+from .config import DAY, Config, RetentionLimit
+from .linelog import rotated_from
 from .logs import Throttle
 from .supervisor import SupervisedThread
 
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 STALE_TMP_SECONDS = 3600.0
-_DATED = re.compile(r"-\d{4}-\d{2}-\d{2}(\.\d+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +59,10 @@ class Target:
 
     def is_rotated(self, path: Path) -> bool:
         """Whether ``path`` is a rotated (maybe gzipped) piece of one of this kind's logs."""
-        name = path.name.removesuffix(".gz")
         for current in self.logs_of:
-            if name.endswith(current.suffix):
-                stem = name.removesuffix(current.suffix)
-                if _DATED.search(stem) and (self.owns_directory or _DATED.sub("", stem) == current.stem):
-                    return True
+            stem = rotated_from(path, current.suffix)
+            if stem is not None and (self.owns_directory or stem == current.stem):
+                return True
         return False
 
 
@@ -118,7 +115,7 @@ def _enforce(target: Target, now: float, result: SweepResult) -> None:
     entries.sort()
     total = sum(size for _, size, _ in entries)
     limit = target.limit
-    max_age = limit.max_days * 86400.0
+    max_age = limit.max_days * DAY
     for mtime, size, path in entries:
         if path in target.logs_of:
             continue  # being written

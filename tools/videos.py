@@ -3,7 +3,6 @@ generate every video they decode instead of committing large files), and find Ul
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -12,15 +11,14 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from sitewatch.daemon.resources import resolve_package_path
+
 Image = npt.NDArray[np.uint8]
 
 
 def ultralytics_asset(name: str) -> Path:
     """A photo shipped with Ultralytics (``bus.jpg``, ``zidane.jpg``)."""
-    spec = importlib.util.find_spec("ultralytics")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("ultralytics is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "assets" / name
+    return resolve_package_path(f"pkg:ultralytics/assets/{name}")
 
 
 def write_video(path: Path, frames: Iterable[Image], fps: int = 10, crf: int = 26) -> int:
