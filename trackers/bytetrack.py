@@ -36,8 +36,8 @@ without crossings stays above 99 %):
   frame rates it then falls behind and a crossing neighbour's track takes its detections. Predicting
   a track at rest does not move its box, so which detections confirm which tracks is unchanged.
 - **Ids on confirmation**: a public id is given when a track is confirmed (tentative tracks that die
-  consume none); ids count up per tracker and are never reused. The very first frame gets no special
-  treatment (the reference confirms every track of frame 1 at once).
+  consume none); ids count up per tracker and are never reused. As in the reference, everyone in a
+  stream's first frame is confirmed at once (there is nothing to confirm them against).
 - **Measured boxes out**: reported boxes are the detections that continued the tracks; the Kalman state
   is used for association only.
 - **No duplicate pruning**: the reference deletes the younger of a tracked and a lost track that
