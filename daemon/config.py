@@ -104,6 +104,17 @@ class ModelConfig(_Model):
         default_factory=dict,
         description="Rename model classes to the canonical labels rules use, e.g. {Normal = 'person'}.",
     )
+    tiles: tuple[Annotated[int, Field(ge=1, le=8)], Annotated[int, Field(ge=1, le=8)]] = Field(
+        (1, 1),
+        description="Slicing for wide cameras with small people: [columns, rows] of overlapping tiles, "
+        "each detected at imgsz and merged ([1, 1]: off). Costs one inference per tile.",
+    )
+    tile_overlap: float = Field(
+        0.2, ge=0.0, le=0.5, description="Share of a tile its neighbours overlap (should exceed a person)."
+    )
+    tile_full_frame: bool = Field(
+        True, description="With tiles, detect the whole frame too, so large objects are found whole."
+    )
     max_batch: int = Field(8, ge=1, le=256, description="Most frames (across cameras) in one inference.")
     max_wait_ms: float = Field(
         10.0, ge=0.0, le=1000.0, description="How long to wait for more frames to fill a batch."
@@ -405,8 +416,8 @@ class CameraConfig(_Model):
     )
     background_at_start: bool = Field(
         True,
-        description="Objects present and motionless since the stream started are stationary from the "
-        "first frame until they move (rules with ignore_stationary leave them out).",
+        description="Background, left out by every rule until it moves: objects present and motionless "
+        "since the stream started, and objects appearing without a move where a motionless one stood.",
     )
     hwaccel: Literal["none", "cuda"] = Field(
         "none", description="Hardware video decoding; falls back to software (one log line) if unavailable."

@@ -76,14 +76,13 @@ class Rule(ABC):
         self.zone = zone
 
     def eligible(self, scene: Scene) -> npt.NDArray[np.bool_]:
-        """The tracks this rule may alert on: when the rule ignores stationary objects, neither those
-        nor background ones (motionless since the stream started, stationary from the first frame)."""
+        """The tracks this rule may alert on: never background ones (motionless since the stream
+        started, or standing without a move where a motionless object stood: rules/motion.py), and not
+        stationary ones either when the rule ignores them."""
         mask = np.ones(len(scene.tracks), bool)
-        if not self.ignore_stationary:
-            return mask
         if scene.background is not None:
             mask &= ~scene.background
-        if scene.stationary is not None:
+        if self.ignore_stationary and scene.stationary is not None:
             mask &= ~scene.stationary
         return mask
 

@@ -1,24 +1,33 @@
-"""Which tracked objects have stopped moving, and which have never moved since the stream started.
+"""Which tracked objects have stopped moving, and which are part of the background.
 
-A static shape that a detector takes for a person (a coat on a fence, a poster, a mannequin) is tracked
-like a worker and would alert for as long as the camera runs. Frigate's answer is stationary handling,
-and this is ours: a track whose box centre stays within ``TOLERANCE`` of its height from where it
-settled is *stationary* after ``stationary_seconds``; a track that was already there in the stream's
-first ``BACKGROUND_GRACE_S`` seconds and has not moved since is *background* from the start, until it
-moves (``background_at_start``, on by default). A rule may ignore stationary objects, and then
-background ones too (``ignore_stationary``: the default for PPE, where a static shape taken for a
-hatless worker is the classic false alert; not for zones, dwell or crowds, where a person standing
-still is still there). Movement is measured relative to the box size, so near and far objects are
-treated alike, and in seconds of frame time.
+A static shape that a detector takes for a person (a coat on a fence, a traffic cone, a mannequin) is
+tracked like a worker and would alert for as long as the camera runs. Frigate's answer is stationary
+handling, and this is ours, in two parts:
+
+- a track whose box centre stays within ``TOLERANCE`` of its height from where it settled is
+  *stationary* after ``stationary_seconds``; a rule may leave stationary objects out
+  (``ignore_stationary``: the default for PPE, where a worker standing still is judged before they
+  stop; not for zones, dwell or crowds, where a person who walked in and stands still is still there);
+- a track that is *background* is left out by every rule until it moves (``background_at_start``, on
+  by default): one that was already there in the stream's first ``BACKGROUND_GRACE_S`` seconds and has
+  not moved since, and one that appears, without moving, where a motionless object stood before (a
+  *static spot*: the box of a track that ended without ever having moved, after at least
+  ``SPOT_MIN_S``). Detectors find static shapes on and off, and each time they are found again they
+  get a new track: without the spots each would alert anew.
+
+Movement is measured relative to the box size, so near and far objects are treated alike, and in
+seconds of frame time.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from ..geometry import iou_matrix
 from ..types import Tracks
 
 TOLERANCE = 0.25
@@ -26,6 +35,12 @@ TOLERANCE = 0.25
 still object stays well below it; a walking worker passes it within a second)."""
 BACKGROUND_GRACE_S = 2.0
 """Tracks that appear within this many seconds of the first frame count as present from the start."""
+SPOT_MIN_S = 1.0
+"""A track that never moved must have lived this long for its place to become a static spot."""
+SPOT_IOU = 0.5
+"""A new track whose first box overlaps a static spot of its label this much stands on it."""
+MAX_SPOTS = 256
+"""Static spots remembered per camera (the oldest are forgotten first)."""
 
 
 @dataclass(slots=True)
@@ -34,6 +49,10 @@ class _Settled:
     y: float
     since: float
     first_seen: float
+    label: str
+    box: tuple[float, float, float, float]
+    last_seen: float
+    on_spot: bool = False
     moved: bool = False
 
 
@@ -45,6 +64,7 @@ class Motion:
         self.background_at_start = background_at_start
         self._start: float | None = None
         self._tracks: dict[int, _Settled] = {}
+        self._spots: deque[tuple[str, tuple[float, float, float, float]]] = deque(maxlen=MAX_SPOTS)
 
     def update(
         self, ts: float, tracks: Tracks, removed: tuple[int, ...] = ()
@@ -53,7 +73,9 @@ class Motion:
         if self._start is None:
             self._start = ts
         for tid in removed:
-            self._tracks.pop(tid, None)
+            gone = self._tracks.pop(tid, None)
+            if gone is not None and not gone.moved and gone.last_seen - gone.first_seen >= SPOT_MIN_S:
+                self._spots.append((gone.label, gone.box))
         n = len(tracks)
         stationary = np.zeros(n, bool)
         background = np.zeros(n, bool)
@@ -65,14 +87,27 @@ class Motion:
         height = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1.0)
         for i, tid in enumerate(tracks.track_id.tolist()):
             st = self._tracks.get(tid)
+            x1, y1, x2, y2 = (float(v) for v in xyxy[i])
+            box = (x1, y1, x2, y2)
             if st is None:
-                st = self._tracks[tid] = _Settled(float(cx[i]), float(cy[i]), ts, ts)
+                label = str(tracks.label[i])
+                st = self._tracks[tid] = _Settled(
+                    x=float(cx[i]), y=float(cy[i]), since=ts, first_seen=ts, label=label, box=box,
+                    last_seen=ts, on_spot=self._on_spot(label, xyxy[i]),
+                )  # fmt: skip
             elif np.hypot(cx[i] - st.x, cy[i] - st.y) > TOLERANCE * height[i]:
                 st.x, st.y, st.since, st.moved = float(cx[i]), float(cy[i]), ts, True
+            st.box, st.last_seen = box, ts
             stationary[i] = ts - st.since >= self.stationary_seconds
             background[i] = (
                 self.background_at_start
                 and not st.moved
-                and st.first_seen - self._start <= BACKGROUND_GRACE_S
+                and (st.first_seen - self._start <= BACKGROUND_GRACE_S or st.on_spot)
             )
         return stationary, background
+
+    def _on_spot(self, label: str, box: npt.NDArray[np.float32]) -> bool:
+        spots = [b for lab, b in self._spots if lab == label]
+        if not spots:
+            return False
+        return bool((iou_matrix(box[None, :], np.array(spots, np.float32)) >= SPOT_IOU).any())
