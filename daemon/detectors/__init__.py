@@ -10,13 +10,21 @@ __all__ = ["Detector", "LabelMap", "create_detector", "load_detector"]
 
 def create_detector(cfg: ModelConfig) -> Detector:
     """Load the configured model (imports the heavy backend only when it is used)."""
+    detector: Detector
     if cfg.backend == "scripted":
         from .scripted import ScriptedDetector
 
-        return ScriptedDetector(cfg)
-    from .ultralytics import UltralyticsDetector
+        detector = ScriptedDetector(cfg)
+    else:
+        from .ultralytics import UltralyticsDetector
 
-    return UltralyticsDetector(cfg)
+        detector = UltralyticsDetector(cfg)
+    if tuple(cfg.tiles) != (1, 1):
+        from .slicing import SlicingDetector
+
+        cols, rows = cfg.tiles
+        detector = SlicingDetector(detector, cols, rows, cfg.tile_overlap, cfg.tile_full_frame)
+    return detector
 
 
 def load_detector(config: Config) -> Detector:
