@@ -50,6 +50,14 @@ def coverage_matrix(regions: FloatArray, items: FloatArray) -> npt.NDArray[np.fl
     return np.asarray(np.divide(inter, area, out=np.zeros_like(inter), where=area > 0), np.float32)
 
 
+def overlap_of_smaller(a: FloatArray, b: FloatArray) -> npt.NDArray[np.float32]:
+    """``(N, M)`` intersection over the smaller of the two areas: 1 when one box lies inside the other,
+    whatever their sizes (two boxes of one object, one of all of it and one of its top half)."""
+    inter = intersection_areas(a, b)
+    smaller = np.minimum(box_areas(a)[:, None], box_areas(b)[None, :])
+    return np.asarray(np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0), np.float32)
+
+
 def top_region(boxes: FloatArray, fraction: float) -> npt.NDArray[np.float32]:
     """The top ``fraction`` of each box (the head region of a person box)."""
     out = np.asarray(boxes, np.float32).reshape(-1, 4).copy()

@@ -1,10 +1,10 @@
 """What a model knows, from its card: ``<model>.json`` beside the model file.
 
 A card says which scenes the model was trained on. The demo model's says "synthetic": it learned
-stick-figure workers drawn by tools/synthsite.py and, pointed at a real camera, it reports hats and
-heads that are not there. When such a model watches anything but one of the generated clips (a file
-with the generator's ``.truth.json`` beside it), ``run`` and ``check-config`` say so once, with the way
-out (docs/models.md).
+cartoon workers drawn by tools/synthsite.py (over generated ground and real photographs) and, pointed
+at a real camera with people on it, its hard-hat alerts mean nothing. When such a model watches
+anything but one of the generated clips (a file with the generator's ``.truth.json`` beside it),
+``run`` and ``check-config`` say so once, with the way out (docs/models.md).
 """
 
 from __future__ import annotations

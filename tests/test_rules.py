@@ -203,13 +203,14 @@ def test_a_static_false_person_from_the_first_frame_never_alerts() -> None:
 
 def cone_found_on_and_off(t: float) -> tuple[list[tuple[int, Box, str]], list[Any], tuple[int, ...]]:
     """A traffic cone taken for a person from 3 s on, found for 3 s, missed for 3 s (its track is
-    removed), found again under a new track id, and so on; a worker walks through its spot at 14 s."""
+    removed), found again under a new track id (the second time only its top third is boxed), and so
+    on; a worker walks through its spot from 12 s."""
     rows: list[tuple[int, Box, str]] = []
     cycle, phase = divmod(t - 3.0, 6.0)
-    if t >= 3.0 and phase < 3.0:
-        rows.append((10 + int(cycle), at(100), "person"))
+    if t >= 3.0 and phase < 3.0:  # boxed whole, then only its top third, then whole again
+        rows.append((10 + int(cycle), (100, 10, 120, 38) if cycle == 1 else at(100), "person"))
     removed = (10 + int(cycle),) if t >= 3.0 and abs(phase - 3.0) < 0.05 else ()
-    if 12.0 <= t:
+    if t >= 12.0:
         rows.append((50, at(40 + (t - 12.0) * 30), "person"))
     return rows, [], removed
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from ..geometry import iou_matrix
+from ..geometry import coverage_matrix, iou_matrix
 from ..types import Detections, Frame
 from .base import Detector
 
@@ -136,20 +136,12 @@ def merge(whole: Detections, parts: Sequence[Detections], layout: Sequence[Tile]
     keep = np.ones(len(xyxy), bool)
     for j in np.flatnonzero(partial):  # a partial view another view saw more of
         others = (src != src[j]) & (label == label[j]) & ~partial
-        if others.any() and (_inside_share(xyxy[j], xyxy[others]) >= CONTAINED).any():
+        if others.any() and (coverage_matrix(xyxy[others], xyxy[j : j + 1]) >= CONTAINED).any():
             keep[j] = False
     idx = np.flatnonzero(keep)
     kept = idx[_nms(xyxy[idx], conf[idx], label[idx])]
     kept.sort()
     return Detections(xyxy[kept], conf[kept], label[kept])
-
-
-def _inside_share(box: F32, others: F32) -> npt.NDArray[np.float64]:
-    """Share of ``box``'s area inside each of ``others``."""
-    iw = np.clip(np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0]), 0, None)
-    ih = np.clip(np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1]), 0, None)
-    area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-6)
-    return np.asarray(iw * ih / area, np.float64)
 
 
 def _nms(xyxy: F32, conf: F32, label: npt.NDArray[np.str_]) -> npt.NDArray[np.int64]:

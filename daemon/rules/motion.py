@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..geometry import iou_matrix
+from ..geometry import overlap_of_smaller
 from ..types import Tracks
 
 TOLERANCE = 0.25
@@ -37,8 +37,9 @@ BACKGROUND_GRACE_S = 2.0
 """Tracks that appear within this many seconds of the first frame count as present from the start."""
 SPOT_MIN_S = 1.0
 """A track that never moved must have lived this long for its place to become a static spot."""
-SPOT_IOU = 0.5
-"""A new track whose first box overlaps a static spot of its label this much stands on it."""
+SPOT_OVERLAP = 0.6
+"""A new track stands on a static spot of its label when this share of the smaller of the two boxes
+lies inside the other (detectors box a static shape differently each time: all of it, its top half)."""
 MAX_SPOTS = 256
 """Static spots remembered per camera (the oldest are forgotten first)."""
 
@@ -107,7 +108,14 @@ class Motion:
         return stationary, background
 
     def _on_spot(self, label: str, box: npt.NDArray[np.float32]) -> bool:
+        """Whether a new track's first box stands where a motionless object stood: a remembered spot,
+        or a track still held (perhaps lost, not yet removed) that has not moved for ``SPOT_MIN_S``."""
         spots = [b for lab, b in self._spots if lab == label]
+        spots += [
+            st.box
+            for st in self._tracks.values()
+            if st.label == label and not st.moved and st.last_seen - st.first_seen >= SPOT_MIN_S
+        ]
         if not spots:
             return False
-        return bool((iou_matrix(box[None, :], np.array(spots, np.float32)) >= SPOT_IOU).any())
+        return bool((overlap_of_smaller(box[None, :], np.array(spots, np.float32)) >= SPOT_OVERLAP).any())
