@@ -6,21 +6,42 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
-from synthsite import CLASSES, HAT_COLOURS, Worker, make_clip, render, write_dataset
+import pytest
+from synthsite import (
+    CLASSES,
+    FAMILIES,
+    HAT_COLOURS,
+    HELD_OUT_FAMILY,
+    TRAIN_FAMILIES,
+    Worker,
+    make_clip,
+    photo_names,
+    photos,
+    render,
+    scene_workers,
+    visible_labels,
+    write_dataset,
+)
 
 from sitewatch.daemon.geometry import iou_matrix
 
 
 def test_dataset_labels_are_valid_and_hats_sit_on_heads(tmp_path: Path) -> None:
-    yaml = write_dataset(tmp_path, n_train=30, n_val=5, seed=3)
+    yaml = write_dataset(tmp_path, n_train=40, n_val=5, seed=3)
     assert "names:" in yaml.read_text() and "2: head" in yaml.read_text()
     labels = sorted((tmp_path / "labels" / "train").glob("*.txt"))
-    assert len(labels) == 30 and len(list((tmp_path / "images" / "train").glob("*.jpg"))) == 30
+    assert len(labels) == 40 and len(list((tmp_path / "images" / "train").glob("*.jpg"))) == 40
+    sizes = {cv2.imread(str(p)).shape[:2] for p in (tmp_path / "images" / "train").glob("*.jpg")}
+    assert len(sizes) >= 4 and max(w for _, w in sizes) == 1280  # frame sizes vary, up to 1280 px
     seen = set()
+    empty = 0
     for path in labels:
         rows = [list(map(float, line.split())) for line in path.read_text().splitlines()]
-        assert rows, f"{path.name}: every image has at least one worker"
+        if not rows:  # a hard negative: a scene (or a photograph) with nobody in it
+            empty += 1
+            continue
         boxes = np.array([[r[1] - r[3] / 2, r[2] - r[4] / 2, r[1] + r[3] / 2, r[2] + r[4] / 2] for r in rows])
         assert (boxes >= -1e-6).all() and (boxes <= 1 + 1e-6).all()
         cls = np.array([int(r[0]) for r in rows])
@@ -32,7 +53,48 @@ def test_dataset_labels_are_valid_and_hats_sit_on_heads(tmp_path: Path) -> None:
             top = item[3] <= people[:, 1] + 0.35 * (people[:, 3] - people[:, 1])
             assert (inside & top).any()
     assert seen == {0, 1, 2}
+    assert 0 < empty < 10
     assert CLASSES == ("person", "hardhat", "head")
+
+
+def test_the_held_out_family_is_never_in_the_training_data(tmp_path: Path) -> None:
+    assert HELD_OUT_FAMILY not in TRAIN_FAMILIES and set(TRAIN_FAMILIES) | {HELD_OUT_FAMILY} == set(FAMILIES)
+    assert "toon" not in FAMILIES["photo"].figures
+    (tmp_path / "a").mkdir()
+    with pytest.raises(KeyError):
+        write_dataset(tmp_path / "a", 1, 0, families=("nope",))
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_draws_its_people_inside_their_labelled_boxes(family: str) -> None:
+    """Whatever a family's look (builds, poses, hat shapes, outlines), everything drawn for a worker lies
+    in their person box (give or take a hand) and every visible label covers drawn pixels."""
+    rng = np.random.default_rng(5)
+    size = (800, 450)
+    style = FAMILIES[family]
+    for _ in range(3):
+        bg = style.background(rng, size)
+        crew = scene_workers(rng, style, size, 5, horizon=100)
+        img = render(bg, crew, 0.5, rng, noise=0.0)
+        changed = np.abs(img.astype(np.int32) - bg).sum(axis=2) > 0
+        allowed = np.zeros_like(changed)
+        for wk in crew:
+            x1, y1, x2, y2 = wk.boxes(0.5)["person"]
+            m = 0.1 * wk.height + 2  # a hand, a boot, anti-aliasing
+            allowed[max(0, int(y1 - m)) : max(0, int(y2 + m)), max(0, int(x1 - m)) : max(0, int(x2 + m))] = (
+                True
+            )
+        assert changed.any() and not (changed & ~allowed).any()
+        for _, _, (x1, y1, x2, y2) in visible_labels(crew, 0.5, size):
+            assert changed[int(y1) : int(y2) + 1, int(x1) : int(x2) + 1].mean() > 0.15
+
+
+def test_photo_backgrounds_are_real_photographs_from_installed_packages() -> None:
+    names = photo_names()
+    assert any("skimage" in n for n in names) and any("sklearn" in n for n in names)
+    images = photos()
+    assert len(images) == len(names)  # every one found and decoded
+    assert all(img.ndim == 3 and min(img.shape[:2]) >= 100 for img in images)
 
 
 def test_the_drawn_hat_is_where_the_label_says() -> None:
