@@ -114,6 +114,8 @@ dir = "out/snapshots"
 [[cameras]]
 name = "bus"
 url = "{bus_video}"
+# the people in a photo stand still from the first frame: without this they would be background
+background_at_start = false
 [cameras.zones.left]
 points = [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]
 [[cameras.rules]]
