@@ -291,7 +291,6 @@ class Worker:
             dark = tuple(int(c * 0.6) for c in fill)
             half = inner.copy()
             half[0, 0] = half[3, 0] = int(fx)
-            half[0, 0] += 0
             cv2.fillPoly(img, [np.array([half[0], inner[1], inner[2], half[3]], np.int32)], dark)
             if self.vest:
                 y = int(shoulder_y + 0.55 * (hip_y - shoulder_y))
