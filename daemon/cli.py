@@ -82,17 +82,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
 
+    exp = sub.add_parser(
+        "export", help="export the model for its runtime into model.cache_dir now, checked against torch"
+    )
+    exp.add_argument("--config", "-c", required=True, help="path to the TOML config")
+    exp.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="resolve relative paths (cache_dir) against DIR, as the service does",
+    )
+
     sub.add_parser("schema", help="print the JSON Schema of the events (docs/events.md)")
     sub.add_parser("version", help="print the version")
     return p
 
 
-def _summary(config: Config, labels: frozenset[str]) -> str:
+def _summary(config: Config, labels: frozenset[str], runtime: str = "torch") -> str:
     from .redact import redact_url
 
     m = config.model
     lines = [
-        f"model:   {m.backend} {m.path} (device {m.device}, batch {m.max_batch}, "
+        f"model:   {m.backend} {m.path} (runtime {runtime}, device {m.device}, batch {m.max_batch}, "
         f"min confidence {m.min_confidence})",
         f"labels:  {', '.join(sorted(labels)) or '-'}",
         f"tracker: {config.tracker.kind}",
@@ -160,13 +170,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
             raise ConfigError(exc.problems + more.problems) from None
         raise
     detector = checked_detector(config)
-    print(_summary(config, detector.labels))
+    print(_summary(config, detector.labels, detector.runtime))
     print(f"outputs: writable by {current_user()}")
     from .modelcard import domain_warnings
 
     for warning in domain_warnings(config):
         print(f"warning: {warning}", file=sys.stderr)
     print("config OK")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .detectors.yolo import export_ahead
+    from .logs import setup_logging
+
+    if args.state_dir:
+        os.environ["STATE_DIRECTORY"] = str(Path(args.state_dir).resolve())
+    config = load_config(args.config)
+    setup_logging("WARNING", config.log_format)
+    print(export_ahead(config.model))
     return EXIT_OK
 
 
@@ -337,6 +359,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _cmd_eval(args)
         if args.command == "init":
             return _cmd_init(args)
+        if args.command == "export":
+            return _cmd_export(args)
         return _cmd_run(args)
     except ConfigError as exc:
         # Under journald each line carries the error priority, so `journalctl -p err` shows why the

@@ -83,6 +83,20 @@ class ModelConfig(_Model):
         "auto", description="'auto' (cuda:0 with fp16 when available, else cpu), 'cpu', or 'cuda:N'."
     )
     half: bool | None = Field(None, description="fp16 inference; default: on for CUDA, off for CPU.")
+    runtime: Literal["auto", "torch", "onnxruntime", "openvino", "tensorrt"] = Field(
+        "auto",
+        description="What runs a .pt model: 'auto' (CPU: OpenVINO, else ONNX Runtime; CUDA: TensorRT when "
+        "installed, else torch fp16), or one by name. Exported once into cache_dir and checked against "
+        "torch; any failure runs torch instead (one log line). Other model files run as they are.",
+    )
+    cache_dir: Path = Field(
+        Path("sitewatch-data/models"),
+        description="Where exported models are kept, keyed by the model file's hash, runtime, precision "
+        "and library versions ('sitewatch export' fills it ahead of time).",
+    )
+    threads: int = Field(
+        0, ge=0, le=1024, description="Inference threads of the exported runtime (0: every core)."
+    )
     imgsz: Annotated[int, Field(ge=32, le=4096)] | Literal["auto"] = Field(
         640,
         description="Inference image size in pixels (multiple of 32), or 'auto': the cameras' own size "
@@ -418,6 +432,24 @@ class CameraConfig(_Model):
         True,
         description="Background, left out by every rule until it moves: objects present and motionless "
         "since the stream started, and objects appearing without a move where a motionless one stood.",
+    )
+    detect_every: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="Run the detector on every Nth frame only; between, tracks are held and rules keep "
+        "their clocks (alerts start up to N-1 frames later). 1: every frame.",
+    )
+    motion_gate: bool = Field(
+        False,
+        description="Run the detector only on frames where something moved (frame differencing at low "
+        "resolution), or after motion_refresh seconds; tracks are held in between.",
+    )
+    motion_threshold: float = Field(
+        0.002, gt=0.0, le=1.0, description="motion_gate: share of the (160 px wide) frame that must change."
+    )
+    motion_refresh: float = Field(
+        5.0, gt=0.0, le=HOUR, description="motion_gate: detect at least this often (seconds), motion or not."
     )
     hwaccel: Literal["none", "cuda"] = Field(
         "none", description="Hardware video decoding; falls back to software (one log line) if unavailable."
@@ -820,7 +852,9 @@ def _resolve(config: Config, base_dir: Path) -> Config:
     )
     resolved_config = config.model_copy(
         update={
-            "model": config.model.model_copy(update={"path": str(resolved)}),
+            "model": config.model.model_copy(
+                update={"path": str(resolved), "cache_dir": output(config.model.cache_dir)}
+            ),
             "cameras": cameras,
             "sinks": sinks,
             "record_dir": output(config.record_dir),

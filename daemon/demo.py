@@ -40,7 +40,13 @@ def clip_zone(clip: Path) -> list[list[float]]:
 
 def demo_config(clip: Path, data: Path, mqtt: bool) -> dict[str, Any]:
     return {
-        "model": {"path": DEMO_MODEL, "min_confidence": 0.25, "imgsz": 320, "device": "auto"},
+        "model": {
+            "path": DEMO_MODEL,
+            "min_confidence": 0.25,
+            "imgsz": 320,
+            "device": "auto",
+            "cache_dir": str(data / "models"),
+        },
         "service": {"http_port": 0},
         "cameras": [
             {
@@ -134,6 +140,7 @@ def run_demo(data: Path, seconds: float | None = None, clip: Path | None = None)
     fps = summary.total_frames / max(summary.elapsed_s, 1e-6)
     rows = [
         ("frames", f"{summary.total_frames} in {summary.elapsed_s:.1f} s ({fps:.1f} fps)"),
+        ("runtime", f"{detector.runtime} on {detector.device}"),
         *((f"alerts: {rule}", str(n)) for rule, n in sorted(rules.items())),
         ("events", str(config.sinks.jsonl.path)),
         ("snapshots", str(config.sinks.snapshots.dir)),

@@ -22,6 +22,7 @@ class CameraCounts:
     reconnects: int
     stalls: int
     decode_errors: int
+    held: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,12 @@ class Metrics:
             "sitewatch_inference_seconds",
             "Time to run the detector on one batch.",
             buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+            registry=self.registry,
+        )
+        self.frame_latency = Histogram(
+            "sitewatch_frame_latency_seconds",
+            "From decoding a frame to its tracks and events being done (queue wait and inference included).",
+            buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
             registry=self.registry,
         )
         self.batch_size = Histogram(
@@ -88,6 +95,11 @@ class _PipelineCollector(Collector):
         decode_errors = CounterMetricFamily(
             "sitewatch_decode_errors", "Damaged packets skipped by the decoder.", labels=["camera"]
         )
+        held = CounterMetricFamily(
+            "sitewatch_frames_held",
+            "Frames gating kept from the detector (detect_every, motion_gate); rules ran on held tracks.",
+            labels=["camera"],
+        )
         for cam in p.cameras:
             frames.add_metric([cam.name], cam.processed)
             dropped.add_metric([cam.name], cam.dropped)
@@ -95,7 +107,8 @@ class _PipelineCollector(Collector):
             reconnects.add_metric([cam.name], cam.reconnects)
             stalls.add_metric([cam.name], cam.stalls)
             decode_errors.add_metric([cam.name], cam.decode_errors)
-        yield from (frames, dropped, up, reconnects, stalls, decode_errors)
+            held.add_metric([cam.name], cam.held)
+        yield from (frames, dropped, up, reconnects, stalls, decode_errors, held)
 
         events = CounterMetricFamily(
             "sitewatch_events", "Events sent to the sinks.", labels=["camera", "rule", "type"]

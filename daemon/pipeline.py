@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from sitewatch.trackers import Tracker, create_tracker
@@ -28,6 +28,7 @@ from sitewatch.trackers import Tracker, create_tracker
 from .config import CameraConfig, Config, PpeRuleConfig, build
 from .detectors import Detector
 from .events import CameraStatus, EventMessage
+from .gating import Gate
 from .logs import Throttle
 from .metrics import CameraCounts, Metrics, PipelineCounts
 from .queues import FrameHub
@@ -37,9 +38,13 @@ from .retention import RetentionWorker
 from .rules import RuleEngine, build_engine
 from .sources import CameraState, Producer, create_source
 from .supervisor import SupervisedThread, WorkerState, supervisor
-from .types import Detections, Frame
+from .types import Detections, Frame, Tracks, TrackUpdate
 
 log = logging.getLogger(__name__)
+
+LATENCY_WINDOW = 65536
+WARM_UP_AUTO_LONG_SIDE = 1280
+"""With ``imgsz = "auto"`` the cameras' sizes are unknown until they deliver; warm up at 720p's."""
 
 
 @dataclass(slots=True)
@@ -51,7 +56,12 @@ class CameraRuntime:
     tracker: Tracker
     engine: RuleEngine
     head_check: HeadSizeCheck | None = None
+    gate: Gate = field(default_factory=Gate)
+    last: tuple[Detections, Tracks] | None = None
+    """The last detected frame's detections and tracks, which gated frames hold."""
     processed: int = 0
+    held: int = 0
+    """Frames gating kept from the detector (their rules ran on the held tracks)."""
     stalls: int = 0
 
 
@@ -112,6 +122,8 @@ class Pipeline:
         self.heartbeat = time.monotonic()
         """When the inference loop last turned (it turns at least every 0.1 s unless the model hangs)."""
         self.metrics = Metrics()
+        self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        """The latest frames' decode-to-done latencies in seconds (bench/ reads the percentiles)."""
         self.metrics.watch(self.counts)
 
     def _make_camera(self, cam: CameraConfig, index: int) -> CameraRuntime:
@@ -120,7 +132,8 @@ class Pipeline:
         tracker = build("tracker", lambda: create_tracker(self.config.tracker))
         people = frozenset(r.person_label for r in cam.rules if isinstance(r, PpeRuleConfig))
         check = HeadSizeCheck(cam.name, people, self.config.model.min_input_head_px) if people else None
-        return CameraRuntime(cam, producer, tracker, self._engine(cam, index), check)
+        gate = Gate(cam.detect_every, cam.motion_threshold if cam.motion_gate else None, cam.motion_refresh)
+        return CameraRuntime(cam, producer, tracker, self._engine(cam, index), check, gate)
 
     def _engine(self, cam: CameraConfig, index: int) -> RuleEngine:
         return build(
@@ -143,12 +156,30 @@ class Pipeline:
     # --- running -----------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.warm_up()
         self._started = self.heartbeat = time.monotonic()
         for cam in self.cameras.values():
             cam.producer.start()
         self._worker.start()
         self.retention.start()
         log.info("pipeline started: %d camera(s), model %s", len(self.cameras), self.detector.name)
+
+    def warm_up(self) -> None:
+        """One inference on a blank 16:9 frame at the configured size, before any camera starts: the
+        runtime's first-use work (lazy imports, kernel choice, CUDA context) must not delay the first
+        alerts of a (re)started daemon. A failure here is logged; the inference loop reports its own."""
+        imgsz = self.config.model.imgsz
+        long_side = imgsz if isinstance(imgsz, int) else WARM_UP_AUTO_LONG_SIDE
+        started = time.perf_counter()
+        try:
+            self.detector.warm_up((long_side, max(32, long_side * 9 // 16)))
+        except Exception as exc:
+            log.warning("model warm-up failed: %s: %s", type(exc).__name__, exc)
+            return
+        log.info(
+            "model %s warmed up on %s/%s in %.2f s",
+            self.detector.name, self.detector.runtime, self.detector.device, time.perf_counter() - started,
+        )  # fmt: skip
 
     def stop(self) -> None:
         """Ask ``run`` to return (signal-handler safe)."""
@@ -218,6 +249,7 @@ class Pipeline:
                 reconnects=cam.producer.reconnects,
                 stalls=cam.stalls,
                 decode_errors=cam.producer.source.decode_errors,
+                held=cam.held,
             )
             for name, cam in list(self.cameras.items())
         ]
@@ -362,9 +394,10 @@ class Pipeline:
                 if (self.stop_event.is_set() or self._sources_done()) and self.hub.pending() == 0:
                     break
                 continue
+            todo = [frame for frame in batch if self._needs_detection(frame)]
             started = time.perf_counter()
             try:
-                results = self.detector.detect(batch)
+                results = self.detector.detect(todo) if todo else []
             except Exception as exc:
                 self.inference_errors += 1
                 self._throttle.log(
@@ -374,11 +407,17 @@ class Pipeline:
                     exc_info=True,
                 )
                 continue
-            self.metrics.inference_seconds.observe(time.perf_counter() - started)
-            self.metrics.batch_size.observe(len(batch))
-            for frame, detections in zip(batch, results, strict=True):
+            if todo:
+                self.metrics.inference_seconds.observe(time.perf_counter() - started)
+                self.metrics.batch_size.observe(len(todo))
+            detected = {id(frame): dets for frame, dets in zip(todo, results, strict=True)}
+            for frame in batch:  # in order: a held frame follows the detected frames before it
                 try:
-                    self._analyse(frame, detections)
+                    self._analyse(frame, detected.get(id(frame)))
+                    if frame.decoded_at:
+                        latency = time.monotonic() - frame.decoded_at
+                        self.metrics.frame_latency.observe(latency)
+                        self.latencies.append(latency)
                 except Exception as exc:
                     self.frame_errors += 1
                     self._throttle.log(
@@ -388,12 +427,27 @@ class Pipeline:
                         exc_info=True,
                     )
 
-    def _analyse(self, frame: Frame, detections: Detections) -> None:
+    def _needs_detection(self, frame: Frame) -> bool:
+        cam = self.cameras.get(frame.camera)
+        if cam is None or not cam.gate.active:
+            return True
+        return cam.gate.needs_detection(frame.ts, frame.motion)
+
+    def _analyse(self, frame: Frame, detections: Detections | None) -> None:
+        """Track and judge one frame; ``detections`` None: gated, the camera's last tracks are held."""
         with self._lock:
             cam = self.cameras.get(frame.camera)
             if cam is None:
                 return
-            update = cam.tracker.update(detections, frame.ts, frame.size)
+            if detections is None:
+                if cam.last is None:
+                    return
+                detections, tracks = cam.last
+                update = TrackUpdate(tracks)
+                cam.held += 1
+            else:
+                update = cam.tracker.update(detections, frame.ts, frame.size)
+                cam.last = (detections, update.tracks)
             cam.processed += 1
             if self.recorder is not None and cam.config.record_tracks:
                 self.recorder.record(frame, detections, update.tracks, update.removed)

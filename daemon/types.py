@@ -32,6 +32,10 @@ class Frame:
     media_ts: float | None = None
     """Files: seconds into the file (its presentation time, continued across loops); None for live
     cameras, whose ``ts`` is the capture time."""
+    decoded_at: float = 0.0
+    """``time.monotonic()`` when the producer decoded it: where frame-to-event latency starts."""
+    motion: float | None = None
+    """Share of the picture that moved since the background (cameras with ``motion_gate``; else None)."""
 
     @property
     def size(self) -> tuple[int, int]:

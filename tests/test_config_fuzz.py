@@ -75,6 +75,7 @@ BY_KEY: dict[str, list[Any]] = {
     "url": HOSTILE_URLS,
     "path": UNUSABLE_PATHS,
     "dir": UNUSABLE_PATHS,
+    "cache_dir": UNUSABLE_PATHS,
     "record_dir": UNUSABLE_PATHS,
     "name": ODD_NAMES,
     "topic_prefix": ODD_PREFIXES,
@@ -149,8 +150,10 @@ def test_a_mutated_config_is_accepted_and_runs_or_is_rejected_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], ops: list[tuple[str, tuple[Any, ...], Any]]
 ) -> None:
     path = Path(tempfile.mkdtemp(dir=tmp_path)) / "config.toml"  # examples may repeat: a fresh dir each
+    cfg = base_config()
+    cfg["model"]["cache_dir"] = str(tmp_path / "models")  # one export for all examples (unless mutated)
     try:
-        path.write_text(to_toml(mutate(base_config(), ops)))
+        path.write_text(to_toml(mutate(cfg, ops)))
     except (TypeError, UnicodeEncodeError):
         return  # not expressible as TOML (e.g. a lone surrogate): nothing a user could write
     rc = main(["check-config", str(path)])

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sitewatch.daemon.detectors.ultralytics import auto_size
+from sitewatch.daemon.detectors.base import auto_size
 from sitewatch.daemon.resolution import SAMPLES, HeadSizeCheck
 
 

@@ -16,9 +16,9 @@ def create_detector(cfg: ModelConfig) -> Detector:
 
         detector = ScriptedDetector(cfg)
     else:
-        from .ultralytics import UltralyticsDetector
+        from .yolo import create_yolo_detector
 
-        detector = UltralyticsDetector(cfg)
+        detector = create_yolo_detector(cfg)
     if tuple(cfg.tiles) != (1, 1):
         from .slicing import SlicingDetector
 

@@ -21,6 +21,9 @@ class Detector(ABC):
 
     name: str
     labels: frozenset[str]
+    runtime: str = "torch"
+    device: str = "cpu"
+    """What runs the model (``openvino``, ``onnxruntime``, ``tensorrt``, ``torch``, ``scripted``)."""
     unknown_sources: Sequence[str] = ()
     """Keys of the config's ``labels`` map that name no class of the model (typos, reported as errors)."""
 
@@ -31,8 +34,21 @@ class Detector(ABC):
         """The long side, in pixels, a frame of this size is scaled to for the model (None: unscaled)."""
         return None
 
+    def warm_up(self, frame_size: tuple[int, int]) -> None:
+        """One inference on a grey frame of ``frame_size`` so first-use work (lazy imports, kernel
+        selection, memory pools, CUDA context) is done before the pipeline reports ready, not on the first
+        camera frames."""
+        w, h = frame_size
+        self.detect([Frame("warm-up", 0, 0.0, np.full((h, w, 3), 114, np.uint8))])
+
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release the model."""
+
+
+def auto_size(long_side: int, train_size: int) -> int:
+    """``imgsz = "auto"``: the camera's own long side rounded up to 32, at most twice the training size
+    (beyond that a model sees objects far larger than it learned; tile instead)."""
+    return max(32, min(-(-long_side // 32) * 32, 2 * train_size))
 
 
 class LabelMap:

@@ -22,6 +22,11 @@ from .base import Detector, LabelMap
 
 
 class ScriptedDetector(Detector):
+    runtime = "scripted"
+
+    def warm_up(self, frame_size: tuple[int, int]) -> None:
+        """Nothing to warm: replaying a script has no first-use cost."""
+
     def __init__(self, cfg: ModelConfig) -> None:
         self.name = Path(cfg.path).name
         self._min_conf = cfg.min_confidence

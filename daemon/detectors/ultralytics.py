@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,21 @@ import numpy as np
 
 from ..config import ConfigError, ModelConfig
 from ..types import Detections, Frame
-from .base import Detector, LabelMap
+from .base import Detector, LabelMap, auto_size
 
 log = logging.getLogger(__name__)
+
+
+def nvidia_driver() -> bool:
+    """Whether an NVIDIA driver is loaded (without it CUDA cannot be available)."""
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
 
 
 def resolve_device(device: str, half: bool | None) -> tuple[str, bool]:
     """``auto`` → ``cuda:0`` with fp16 when CUDA is available, else ``cpu`` in fp32. A device this
     machine does not have is a ConfigError (it would otherwise fail every batch)."""
+    if device == "cpu" or (device == "auto" and not nvidia_driver()):
+        return "cpu", False  # decided without importing torch (an exported runtime may never need it)
     import torch
 
     if device == "auto":
@@ -40,7 +48,7 @@ def resolve_device(device: str, half: bool | None) -> tuple[str, bool]:
     return device, (on_gpu if half is None else half and on_gpu)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """Ultralytics' errors span lines and carry emoji; the first line, plainly, is what a person needs."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text.removeprefix("ERROR ❌️ ").removeprefix("ERROR ").strip()
@@ -56,12 +64,6 @@ def _train_size(model: Any) -> int:
     return int(size) if isinstance(size, (int, float)) and size > 0 else 640
 
 
-def auto_size(long_side: int, train_size: int) -> int:
-    """``imgsz = "auto"``: the camera's own long side rounded up to 32, at most twice the training size
-    (beyond that a model sees objects far larger than it learned; tile instead)."""
-    return max(32, min(-(-long_side // 32) * 32, 2 * train_size))
-
-
 class UltralyticsDetector(Detector):
     def __init__(self, cfg: ModelConfig) -> None:
         # sitewatch.daemon (imported as this module's parent) has set YOLO_OFFLINE / YOLO_AUTOINSTALL.
@@ -75,7 +77,7 @@ class UltralyticsDetector(Detector):
             task = self._model.task
             names = dict(self._model.names)
         except Exception as exc:
-            raise ConfigError([f"model.path: cannot load model {cfg.path}: {_first_line(exc)}"]) from None
+            raise ConfigError([f"model.path: cannot load model {cfg.path}: {first_line(exc)}"]) from None
         if task != "detect":
             raise ConfigError([f"model.path: {self.name} is a {task} model, not a detector"])
         self._map = LabelMap(names, cfg)

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from ..backoff import Backoff
 from ..config import CameraConfig
+from ..gating import MotionMeter
 from ..queues import FrameHub
 from ..redact import redact_text
 from ..supervisor import SupervisedThread
@@ -103,6 +104,8 @@ class Producer(SupervisedThread):
         self._interval = 0.0
         self._online_since = 0.0
         self._retry = Backoff(start=BACKOFF_START, maximum=BACKOFF_MAX)
+        self._motion = MotionMeter() if camera.motion_gate else None
+        """Measured here, in the camera's own thread, so motion gating costs the inference loop nothing."""
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -207,7 +210,8 @@ class Producer(SupervisedThread):
                 self._next_due += self._period
                 if self._next_due < ts:
                     self._next_due = ts + self._period
-            frame = Frame(self.camera.name, self.frames, ts, image, self.source.media_time(ts))
+            motion = self._motion(image) if self._motion is not None else None
+            frame = Frame(self.camera.name, self.frames, ts, image, self.source.media_time(ts), now, motion)
             if not self.hub.put(frame, self.stop_event):
                 return True
             self.frames += 1
