@@ -433,6 +433,13 @@ class CameraConfig(_Model):
         description="Background, left out by every rule until it moves: objects present and motionless "
         "since the stream started, and objects appearing without a move where a motionless one stood.",
     )
+    decode_width: int = Field(
+        0,
+        ge=0,
+        le=8192,
+        description="Decode frames scaled down to this width (aspect kept; 0: the camera's own size). "
+        "Boxes, pixel zones and lines, and snapshots are then in that size.",
+    )
     detect_every: int = Field(
         1,
         ge=1,

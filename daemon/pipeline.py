@@ -296,6 +296,12 @@ class Pipeline:
         "read_timeout",
         "transport",
         "hwaccel",
+        "decode_width",
+        # gating lives with the camera's producer and runtime: a change restarts the camera
+        "detect_every",
+        "motion_gate",
+        "motion_threshold",
+        "motion_refresh",
     )
 
     def check_stalls(self) -> None:

@@ -125,6 +125,7 @@ def test_config_turns_slicing_on_and_checks_its_values(tmp_path: Path) -> None:
     assert not isinstance(create_detector(plain), SlicingDetector)
     tiled = create_detector(plain.model_copy(update={"tiles": (2, 2)}))
     assert isinstance(tiled, SlicingDetector) and (tiled.cols, tiled.rows) == (2, 2)
+    assert tiled.runtime == "scripted"  # the log and the demo name what runs the tiles
     for bad in ([0, 1], [2], [9, 1]):
         raw = {"model": {"path": "m.pt", "tiles": bad}, "cameras": [{"name": "a", "url": "x.mp4"}]}
         with pytest.raises(ConfigError, match=r"model\.tiles"):

@@ -33,6 +33,24 @@ def test_file_timestamps_follow_the_streams_presentation_times(tmp_path: Path) -
     assert steps == pytest.approx([0.1] * 19, abs=1e-6)  # file time, not decode time
 
 
+@pytest.mark.parametrize(("width", "shape"), [(80, (60, 80, 3)), (0, (120, 160, 3)), (400, (120, 160, 3))])
+def test_decode_width_scales_frames_down_in_the_decoder_and_never_up(
+    tmp_path: Path, width: int, shape: tuple[int, int, int]
+) -> None:
+    video = make_video(tmp_path / "v.mp4", 5, fps=10, boxes=lambda i: [(40, 30, 120, 90)])
+    camera = CameraConfig(name="cam", url=str(video), decode_width=width)
+    source = create_source(camera)
+    source.open()
+    item = source.read()
+    source.close()
+    assert item is not None and item[0].shape == shape
+    image = item[0]
+    h, w = image.shape[:2]
+    box = image[h * 30 // 120 + 2 : h * 90 // 120 - 2, w * 40 // 160 + 2 : w * 120 // 160 - 2]
+    flat = box.reshape(-1, 3).std(axis=0).max() < 8  # one colour, per channel
+    assert flat and float(box[..., 1].mean()) - float(image[:2, :2, 1].mean()) > 80  # the green box, scaled
+
+
 def test_looping_keeps_time_increasing(tmp_path: Path) -> None:
     ts = read_all(FileSource(str(make_video(tmp_path / "v.mp4", 10, fps=10)), loop=True), limit=35)
     assert len(ts) == 35

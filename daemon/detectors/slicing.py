@@ -72,6 +72,7 @@ class SlicingDetector(Detector):
         self.name = inner.name
         self.labels = inner.labels
         self.unknown_sources = inner.unknown_sources
+        self.runtime, self.device = inner.runtime, inner.device
 
     def input_size(self, frame_size: tuple[int, int]) -> int | None:
         """The long side the whole frame is effectively scaled to: the model's input size for one tile,

@@ -16,7 +16,7 @@ def create_source(camera: CameraConfig) -> VideoSource:
     if camera.kind == "usb":
         from .usb import UsbSource
 
-        return UsbSource(camera.url)
+        return UsbSource(camera.url, camera.decode_width)
     from .file import FileSource
 
     return FileSource(
@@ -25,4 +25,5 @@ def create_source(camera: CameraConfig) -> VideoSource:
         loop=camera.loop,
         hwaccel=None if camera.hwaccel == "none" else camera.hwaccel,
         name=camera.name,
+        width=camera.decode_width,
     )

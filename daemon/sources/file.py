@@ -27,11 +27,12 @@ class FileSource(VideoSource):
         loop: bool = False,
         hwaccel: str | None = None,
         name: str = "",
+        width: int = 0,
     ) -> None:
         self.path = path
         self.realtime = realtime
         self.loop = loop
-        self._decoder = PyAvDecoder(path, hwaccel=hwaccel, name=name)
+        self._decoder = PyAvDecoder(path, hwaccel=hwaccel, name=name, width=width)
         self._anchor = 0.0  # wall time of pts 0 of the first pass
         self._offset = 0.0  # file time added by earlier loops
         self._first_pts: float | None = None

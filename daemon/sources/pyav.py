@@ -27,8 +27,11 @@ class PyAvDecoder:
         timeout: tuple[float, float] | None = None,
         hwaccel: str | None = None,
         name: str = "",
+        width: int = 0,
     ) -> None:
         self.url = url
+        self.width = width
+        """Scale frames down to this width in FFmpeg's own converter (0: as they come)."""
         self.options = options or {}
         self.timeout = timeout
         self.hwaccel = hwaccel
@@ -80,7 +83,14 @@ class PyAvDecoder:
                 if frame.is_corrupt:  # concealed damage: grey smears a detector would misread
                     self.decode_errors += 1
                     continue
-                yield frame.to_ndarray(format="bgr24"), frame.time
+                if 0 < self.width < frame.width:  # scaled while converting: no full-size BGR copy
+                    height = max(2, round(frame.height * self.width / frame.width / 2) * 2)
+                    image = frame.to_ndarray(
+                        format="bgr24", width=self.width, height=height, interpolation="AREA"
+                    )
+                else:
+                    image = frame.to_ndarray(format="bgr24")
+                yield image, frame.time
 
     def read(self) -> tuple[npt.NDArray[np.uint8], float | None] | None:
         """The next frame and its presentation time in seconds (None if unknown); None at the end."""

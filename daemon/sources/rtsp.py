@@ -47,6 +47,7 @@ class RtspSource(VideoSource):
             timeout=(camera.open_timeout, camera.read_timeout),
             hwaccel=None if camera.hwaccel == "none" else camera.hwaccel,
             name=camera.name,
+            width=camera.decode_width,
         )
 
     @property

@@ -14,8 +14,9 @@ from .base import SourceError, VideoSource
 class UsbSource(VideoSource):
     live = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, width: int = 0) -> None:
         self.device: int | str = int(url[4:]) if url.startswith("usb:") else url
+        self.width = width
         self._cap: cv2.VideoCapture | None = None
 
     def open(self) -> None:
@@ -32,6 +33,10 @@ class UsbSource(VideoSource):
         ok, image = self._cap.read()
         if not ok:
             raise SourceError(f"video device {self.device} stopped delivering frames")
+        h, w = image.shape[:2]
+        if 0 < self.width < w:
+            size = (self.width, max(2, round(h * self.width / w / 2) * 2))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         return np.asarray(image, np.uint8), time.time()
 
     def close(self) -> None:
