@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from synthsite import make_clip
 
 from sitewatch.daemon.cli import main
 from sitewatch.daemon.demo import demo_config
+from sitewatch.daemon.detectors.runtimes import choose_runtime
 from sitewatch.daemon.geometry import iou_matrix
 from sitewatch.daemon.resources import DEMO_MODEL, packaged
 
@@ -36,6 +38,10 @@ def test_demo_alerts_for_the_workers_without_hard_hats_only(
     assert main(["demo", "--data", str(data), "--clip", str(clip.path)]) == 0  # a shorter clip
     out = capsys.readouterr()
     assert "alerts: hardhat" in out.out and str(data / "events.jsonl") in out.out
+    expected = choose_runtime("auto", "cpu").runtime
+    assert re.search(rf"^runtime +{expected} on cpu$", out.out, re.M)  # the fast runtime, and it says so
+    if expected != "torch":
+        assert list((data / "models").glob(f"*-{expected}-*/manifest.json"))  # exported once, kept
     assert "MQTT:" in out.err
     assert "120/120 frames" in out.err.rsplit("\r", 1)[-1]  # the progress line ends at 100 %
     events = [json.loads(x) for x in (data / "events.jsonl").read_text().splitlines()]
@@ -95,6 +101,8 @@ def test_the_default_config_runs_out_of_the_box(site: Site) -> None:
     )
     result = site.run()
     assert result.rc == 0, result.err
+    warmed, started = result.err.find("warmed up"), result.err.find("pipeline started")
+    assert -1 < warmed < started, result.err  # the model's first-use work is done before the cameras start
     starts = [e for e in result.events if e["type"] == "start"]
     assert {e["rule"]["name"] for e in starts} == {"hardhat", "restricted-area"}
     assert all((result.snapshots / e["snapshot"]).is_file() for e in starts)

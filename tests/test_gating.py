@@ -159,3 +159,17 @@ def test_gate_counts_frames_and_refreshes_without_motion() -> None:
     decisions = [motion.needs_detection(i / 10, 0.0) for i in range(25)]
     assert [i for i, d in enumerate(decisions) if d] == [0, 10, 20]
     assert motion.needs_detection(2.5, 0.5)  # motion: at once
+
+
+def test_a_reload_that_changes_gating_restarts_the_camera_with_the_new_gate(site: Site) -> None:
+    video = site.video("yard", 5, FPS)
+    config = load_config(site.config([{"name": "yard", "url": str(video)}]))
+    pipeline = Pipeline(config, load_detector(config))
+    try:
+        gated = config.cameras[0].model_copy(update={"detect_every": 4, "motion_gate": True})
+        changes = pipeline.reconfigure([gated])
+        assert changes == ["camera yard restarted (source settings changed)"]
+        gate = pipeline.cameras["yard"].gate
+        assert (gate.every, gate.motion_threshold) == (4, gated.motion_threshold)
+    finally:
+        pipeline.shutdown()

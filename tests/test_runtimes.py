@@ -236,3 +236,37 @@ def test_yolo26_runs_on_every_runtime(runtime: str, yolo26: Path, cache: Path) -
         assert len(found) == 300  # the most a YOLO head returns, decoded whatever its layout
         assert found.xyxy[:, 2].max() <= frame.size[0] and found.xyxy[:, 3].max() <= frame.size[1]
         assert np.all(found.xyxy[:, 2] >= found.xyxy[:, 0])
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not installed("openvino"), reason="OpenVINO is not installed")
+def test_export_command_fills_the_cache_that_run_then_uses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helpers import make_video, to_toml
+
+    from sitewatch.daemon.cli import main
+    from sitewatch.daemon.resources import DEMO_MODEL
+
+    video = make_video(tmp_path / "gate.mp4", 5)
+    raw = {
+        "model": {"path": DEMO_MODEL, "device": "cpu", "cache_dir": "cache"},
+        "service": {"http_port": 0},
+        "cameras": [{"name": "gate", "url": str(video)}],
+        "sinks": {"jsonl": {"path": "out/events.jsonl"}, "snapshots": {"dir": "out/snapshots"}},
+    }
+    config = tmp_path / "config.toml"
+    config.write_text(to_toml(raw))
+    assert main(["export", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "openvino export checked against torch and cached in" in out
+    (entry,) = (tmp_path / "cache").iterdir()
+    assert (entry / MANIFEST).is_file()
+    assert main(["run", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "runtime: openvino" in err and "exporting" not in err  # the cached export, as it was
+
+    raw["model"]["runtime"] = "tensorrt"  # asked for by name, and impossible here
+    config.write_text(to_toml(raw))
+    assert main(["export", "--config", str(config)]) == 2
+    assert "model.runtime: tensorrt cannot run sitewatch-ppe-demo.pt" in capsys.readouterr().err

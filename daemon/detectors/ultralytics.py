@@ -70,6 +70,7 @@ class UltralyticsDetector(Detector):
         from ultralytics import YOLO  # type: ignore[attr-defined]
 
         self.device, self.half = resolve_device(cfg.device, cfg.half)
+        self._precision: dict[str, Any] = {"quantize": 16} if self.half else {}  # 'half' is deprecated
         self.name = Path(cfg.path).name
         self._cfg = cfg
         try:  # Ultralytics loads some formats lazily (on .task or .names) and raises many types
@@ -107,8 +108,8 @@ class UltralyticsDetector(Detector):
             imgsz=self._size(long_side),
             conf=self._cfg.min_confidence,
             device=self.device,
-            half=self.half,
             verbose=False,
+            **self._precision,
         )
         out = []
         for r in results:
