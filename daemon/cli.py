@@ -194,11 +194,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .logs import setup_logging
+    from .notify import Notifier, extending_start
     from .preflight import checked_detector
 
     config = load_config(args.config)
     setup_logging(args.log_level or config.log_level, config.log_format)
-    detector = checked_detector(config)
+    notifier = Notifier()
+    with extending_start(notifier, "loading the model (a first start exports it for its runtime)"):
+        detector = checked_detector(config)
     from .modelcard import domain_warnings
 
     for warning in domain_warnings(config):
@@ -209,7 +212,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     pipeline = Pipeline(config, detector, max_frames=args.max_frames)
     try:
-        service = Service(pipeline, Path(args.config))
+        service = Service(pipeline, Path(args.config), notifier=notifier)
     except OSError as exc:
         raise ConfigError(
             [

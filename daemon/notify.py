@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +45,40 @@ class Notifier:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+EXTEND_EVERY_S = 10.0
+EXTEND_BY_S = 60.0
+EXTEND_LIMIT_S = 1800.0
+
+
+@contextmanager
+def extending_start(
+    notifier: Notifier,
+    status: str,
+    every: float = EXTEND_EVERY_S,
+    extend_by: float = EXTEND_BY_S,
+    limit: float = EXTEND_LIMIT_S,
+) -> Iterator[None]:
+    """While a slow start-up step runs (the first export of a model on a small CPU can take minutes),
+    ask systemd for more start time: after ``every`` seconds, and every ``every`` seconds after,
+    ``EXTEND_TIMEOUT_USEC`` of ``extend_by`` with a STATUS line, for at most ``limit`` seconds (a step
+    that hangs still times out). A step quicker than ``every`` sends nothing."""
+    if not notifier.enabled:
+        yield
+        return
+    done = threading.Event()
+
+    def extend() -> None:
+        waited = 0.0
+        while not done.wait(every) and waited < limit:
+            waited += every
+            notifier.notify(f"EXTEND_TIMEOUT_USEC={int(extend_by * 1e6)}", f"STATUS={status}")
+
+    thread = threading.Thread(target=extend, name="start-extend", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

@@ -275,3 +275,29 @@ def test_sd_notify_reaches_an_abstract_socket(monkeypatch: pytest.MonkeyPatch) -
     assert sock.recv(100) == b"READY=1\nSTATUS=ok"
     notifier.close()
     sock.close()
+
+
+def test_a_slow_start_asks_systemd_for_more_time_and_a_quick_one_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first export on a small CPU can outlast TimeoutStartSec: while it runs, systemd hears
+    EXTEND_TIMEOUT_USEC, and nothing once the step is done."""
+    from sitewatch.daemon.notify import Notifier, extending_start
+
+    notify = NotifySocket(tmp_path / "notify.sock")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(notify.path))
+    notifier = Notifier()
+    try:
+        with extending_start(notifier, "loading", every=0.2, extend_by=5.0):
+            pass  # quicker than `every`
+        assert notify.drain(0.5) == []
+        with extending_start(notifier, "loading the model", every=0.2, extend_by=5.0):
+            time.sleep(1.1)
+        during = [m for _, m in notify.drain(0.1)]
+        after = notify.drain(0.6)[len(during) :]
+    finally:
+        notifier.close()
+        notify.close()
+    assert during.count("EXTEND_TIMEOUT_USEC=5000000") >= 3
+    assert "STATUS=loading the model" in during
+    assert after == []
