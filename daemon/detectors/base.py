@@ -51,6 +51,19 @@ def auto_size(long_side: int, train_size: int) -> int:
     return max(32, min(-(-long_side // 32) * 32, 2 * train_size))
 
 
+class YoloDetector(Detector):
+    """A YOLO model sized by ``model.imgsz``: a fixed size, or ``auto`` from the frame and training size."""
+
+    _cfg: ModelConfig
+    train_imgsz: int
+
+    def _size(self, long_side: int) -> int:
+        return auto_size(long_side, self.train_imgsz) if self._cfg.imgsz == "auto" else self._cfg.imgsz
+
+    def input_size(self, frame_size: tuple[int, int]) -> int | None:
+        return self._size(max(frame_size))
+
+
 class LabelMap:
     """Maps a model's class ids to canonical labels, and says which ids to keep, as lookup arrays.
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from ..config import ModelConfig
 from ..types import Detections, Frame
-from .base import Detector, LabelMap, auto_size
+from .base import LabelMap, YoloDetector
 from .letterbox import BatchLetterbox, unplace
-from .runtimes import OnnxRuntimeSession, OpenVinoSession, Session
+from .runtimes import ModelInfo, OnnxRuntimeSession, OpenVinoSession, Session
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def open_session(runtime: str, files: Mapping[str, Path], cfg: ModelConfig, devi
     raise ValueError(f"no session for runtime {runtime!r}")
 
 
-class BatchedDetector(Detector):
+class BatchedDetector(YoloDetector):
     """Runs a detection network through a ``Session``."""
 
     def __init__(
@@ -41,10 +41,7 @@ class BatchedDetector(Detector):
         session: Session,
         *,
         runtime: str,
-        names: Mapping[int, str],
-        end2end: bool,
-        stride: int,
-        train_imgsz: int,
+        info: ModelInfo,
         device: str = "cpu",
     ) -> None:
         self._cfg = cfg
@@ -52,18 +49,12 @@ class BatchedDetector(Detector):
         self.runtime = runtime
         self.device = device
         self.name = Path(cfg.path).name
-        self._end2end = end2end
-        self._letterbox = BatchLetterbox(stride)
-        self._map = LabelMap(names, cfg)
+        self._end2end = info.end2end
+        self._letterbox = BatchLetterbox(info.stride)
+        self._map = LabelMap(info.names, cfg)
         self.labels = self._map.labels
         self.unknown_sources = self._map.unknown_sources
-        self.train_imgsz = train_imgsz
-
-    def _size(self, long_side: int) -> int:
-        return auto_size(long_side, self.train_imgsz) if self._cfg.imgsz == "auto" else self._cfg.imgsz
-
-    def input_size(self, frame_size: tuple[int, int]) -> int | None:
-        return self._size(max(frame_size))
+        self.train_imgsz = info.train_imgsz
 
     def detect(self, frames: Sequence[Frame]) -> list[Detections]:
         if not frames:

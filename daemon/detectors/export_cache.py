@@ -35,7 +35,8 @@ from ..geometry import iou_matrix
 from ..resources import resolve_package_path
 from ..types import Detections, Frame
 from .base import Detector
-from .ultralytics import first_line
+from .runtimes import ModelInfo
+from .ultralytics import first_line, train_size
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,7 @@ class CacheEntry:
     runtime: str
     files: dict[str, Path]
     """Role → file: ``xml`` (OpenVINO), ``onnx``, ``engine``."""
-    names: dict[int, str]
-    end2end: bool
-    stride: int
-    train_imgsz: int
+    info: ModelInfo
 
 
 def file_sha256(path: Path) -> str:
@@ -107,10 +105,12 @@ def load_entry(directory: Path) -> CacheEntry:
             directory=directory,
             runtime=manifest["runtime"],
             files=files,
-            names={int(k): str(v) for k, v in manifest["names"].items()},
-            end2end=bool(manifest["end2end"]),
-            stride=int(manifest["stride"]),
-            train_imgsz=int(manifest["train_imgsz"]),
+            info=ModelInfo(
+                names={int(k): str(v) for k, v in manifest["names"].items()},
+                end2end=bool(manifest["end2end"]),
+                stride=int(manifest["stride"]),
+                train_imgsz=int(manifest["train_imgsz"]),
+            ),
         )
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{type(exc).__name__}: {exc}") from None
@@ -210,7 +210,6 @@ def build_entry(
             files = {"xml": next(out.glob("*.xml")), "bin": next(out.glob("*.bin"))}
         else:
             files = {fmt: out}
-        train = (model.ckpt or {}).get("train_args", {}).get("imgsz") if hasattr(model, "ckpt") else None
         names = meta.get("names") or dict(model.names)
         manifest = {
             "runtime": runtime,
@@ -221,7 +220,7 @@ def build_entry(
             "names": {str(k): v for k, v in names.items()},
             "end2end": bool(meta.get("end2end", False)),
             "stride": int(meta.get("stride", 32)),
-            "train_imgsz": int(max(train) if isinstance(train, (list, tuple)) else train or 640),
+            "train_imgsz": train_size(model),
             "precision": "fp16" if half else "fp32",
             "versions": {p: _version(p) for p in ("ultralytics", "torch", *LIBRARIES[runtime])},
         }

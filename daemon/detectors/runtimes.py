@@ -39,6 +39,17 @@ class Session(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What decoding and sizing need to know of a network, whichever runtime holds it."""
+
+    names: dict[int, str]
+    end2end: bool
+    """An NMS-free head (YOLO26, YOLOv10): outputs are final boxes."""
+    stride: int
+    train_imgsz: int
+
+
+@dataclass(frozen=True, slots=True)
 class RuntimeChoice:
     runtime: str
     reason: str
@@ -151,13 +162,15 @@ class UltralyticsSession:
         self._backend.eval()
         # an engine's precision is its own (the binding's type), whatever was asked
         self.half = bool(getattr(self._backend, "fp16", self.half)) and self.device.type == "cuda"
-        self.names = {int(k): str(v) for k, v in self._backend.names.items()}
-        self.stride = int(max(getattr(self._backend, "stride", 32) or 32, 32))
-        self.end2end = bool(getattr(self._backend, "end2end", False))
         args = getattr(getattr(self._backend, "model", None), "args", None)  # a .pt's training arguments
         size = args.get("imgsz") if isinstance(args, dict) else getattr(self._backend, "imgsz", None)
         size = max(size) if isinstance(size, (list, tuple)) else size
-        self.train_imgsz = int(size) if isinstance(size, (int, float)) and size > 0 else 640
+        self.info = ModelInfo(
+            names={int(k): str(v) for k, v in self._backend.names.items()},
+            end2end=bool(getattr(self._backend, "end2end", False)),
+            stride=int(max(getattr(self._backend, "stride", 32) or 32, 32)),
+            train_imgsz=int(size) if isinstance(size, (int, float)) and size > 0 else 640,
+        )
         self._pinned: Any = None
         self.version = torch.__version__
 

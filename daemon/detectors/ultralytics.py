@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import ConfigError, ModelConfig
 from ..types import Detections, Frame
-from .base import Detector, LabelMap, auto_size
+from .base import LabelMap, YoloDetector
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def first_line(exc: BaseException) -> str:
     return text.removeprefix("ERROR ❌️ ").removeprefix("ERROR ").strip()
 
 
-def _train_size(model: Any) -> int:
+def train_size(model: Any) -> int:
     """The image size the model was trained at (its checkpoint's train_args), else Ultralytics' 640."""
     args = (getattr(model, "ckpt", None) or {}).get("train_args") or {}
     size = args.get("imgsz") if isinstance(args, dict) else getattr(args, "imgsz", None)
@@ -64,7 +64,7 @@ def _train_size(model: Any) -> int:
     return int(size) if isinstance(size, (int, float)) and size > 0 else 640
 
 
-class UltralyticsDetector(Detector):
+class UltralyticsDetector(YoloDetector):
     def __init__(self, cfg: ModelConfig) -> None:
         # sitewatch.daemon (imported as this module's parent) has set YOLO_OFFLINE / YOLO_AUTOINSTALL.
         from ultralytics import YOLO  # type: ignore[attr-defined]
@@ -82,7 +82,7 @@ class UltralyticsDetector(Detector):
         if task != "detect":
             raise ConfigError([f"model.path: {self.name} is a {task} model, not a detector"])
         self._map = LabelMap(names, cfg)
-        self.train_imgsz = _train_size(self._model)
+        self.train_imgsz = train_size(self._model)
         self.labels = self._map.labels
         self.unknown_sources = self._map.unknown_sources
         log.info(
@@ -92,12 +92,6 @@ class UltralyticsDetector(Detector):
             " (fp16)" if self.half else "",
             ", ".join(sorted(self.labels)),
         )
-
-    def _size(self, long_side: int) -> int:
-        return auto_size(long_side, self.train_imgsz) if self._cfg.imgsz == "auto" else self._cfg.imgsz
-
-    def input_size(self, frame_size: tuple[int, int]) -> int | None:
-        return self._size(max(frame_size))
 
     def detect(self, frames: Sequence[Frame]) -> list[Detections]:
         if not frames:

@@ -56,23 +56,14 @@ def torch_detector(cfg: ModelConfig, device: str, half: bool) -> Detector:
         session = UltralyticsSession(Path(cfg.path), device, half)
     except Exception as exc:
         raise ExportFailed(f"cannot load it for batched inference: {first_line(exc)}") from None
-    return BatchedDetector(
-        cfg,
-        session,
-        runtime="torch",
-        names=session.names,
-        end2end=session.end2end,
-        stride=session.stride,
-        train_imgsz=session.train_imgsz,
-        device=device,
-    )
+    return BatchedDetector(cfg, session, runtime="torch", info=session.info, device=device)
 
 
 def exported_detector(cfg: ModelConfig, runtime: str, device: str, half: bool) -> Detector:
     """The model on ``runtime``, from the cache or exported now. Raises ExportFailed."""
     if not installed(runtime):
         raise ExportFailed(f"its library is not installed ({LIBRARY_HINT[runtime]})")
-    imgsz = cfg.imgsz if isinstance(cfg.imgsz, int) else 2 * TRACE_SIZE
+    imgsz = _engine_size(cfg)
     directory = entry_dir(cfg, runtime, half, imgsz, cfg.max_batch)
     entry: CacheEntry | None = None
     if directory.exists():
@@ -113,16 +104,7 @@ def open_entry(cfg: ModelConfig, entry: CacheEntry, device: str) -> Detector:
         if entry.runtime == "tensorrt"
         else open_session(entry.runtime, entry.files, cfg, device)
     )
-    return BatchedDetector(
-        cfg,
-        session,
-        runtime=entry.runtime,
-        names=entry.names,
-        end2end=entry.end2end,
-        stride=entry.stride,
-        train_imgsz=entry.train_imgsz,
-        device=device,
-    )
+    return BatchedDetector(cfg, session, runtime=entry.runtime, info=entry.info, device=device)
 
 
 def export_ahead(cfg: ModelConfig) -> str:
@@ -140,6 +122,11 @@ def export_ahead(cfg: ModelConfig) -> str:
         exported_detector(cfg, choice.runtime, device, half).close()
     except ExportFailed as exc:
         raise ConfigError([f"model.runtime: {choice.runtime} cannot run {name}: {exc}"]) from None
-    imgsz = cfg.imgsz if isinstance(cfg.imgsz, int) else 2 * TRACE_SIZE
-    where = entry_dir(cfg, choice.runtime, half, imgsz, cfg.max_batch)
+    where = entry_dir(cfg, choice.runtime, half, _engine_size(cfg), cfg.max_batch)
     return f"{name}: {choice.runtime} export checked against torch and cached in {where}"
+
+
+def _engine_size(cfg: ModelConfig) -> int:
+    """The largest input a TensorRT engine is built for: the configured size, or for ``auto`` twice
+    the trace size (``auto`` never goes past twice the training size)."""
+    return cfg.imgsz if isinstance(cfg.imgsz, int) else 2 * TRACE_SIZE
