@@ -41,6 +41,7 @@ from sitewatch.daemon.geometry import points_in_polygon
 CLASSES = ("person", "hardhat", "head")
 HAT_COLOURS = [(0, 220, 255), (250, 250, 250), (0, 140, 255), (40, 40, 220), (200, 120, 20), (40, 200, 40)]
 SKIN = [(150, 180, 225), (110, 145, 190), (70, 100, 140), (45, 70, 100)]
+HAIR = [(20, 20, 25), (30, 45, 70), (60, 90, 130), (120, 170, 200), (170, 170, 170)]
 CLOTHES = [(90, 60, 40), (60, 60, 60), (40, 70, 110), (30, 100, 30), (120, 120, 130), (20, 20, 20)]
 Image = npt.NDArray[np.uint8]
 Box = tuple[float, float, float, float]
@@ -74,6 +75,13 @@ class Look:
             hx + max(self.dome, self.brim_r) * r,
             cy + 0.2 * r,
         )
+
+
+def random_skin(rng: np.random.Generator) -> Colour:
+    """Any skin tone from very pale to very dark (BGR), not only the four of ``SKIN``."""
+    pale, dark = np.array((185, 205, 245), np.float32), np.array((35, 55, 85), np.float32)
+    tone = pale + float(rng.uniform(0, 1)) * (dark - pale) + rng.normal(0, 8, 3)
+    return tuple(int(c) for c in np.clip(tone, 0, 255))  # type: ignore[return-value]
 
 
 def random_look(rng: np.random.Generator, figure: str) -> Look:
@@ -114,6 +122,8 @@ class Worker:
     vest: bool
     hat_off: tuple[float, float] | None = None  # seconds during which the hat is in their hand
     look: Look = field(default_factory=Look)
+    hair: Colour | None = None  # over the top of a bare head (never drawn under a hat)
+    eyes: bool = False  # two dots on the face (the ``toon`` figure always has them)
 
     def feet(self, t: float) -> tuple[float, float]:
         return self.x + self.vx * (t - self.t0), self.y + self.vy * (t - self.t0)
@@ -177,7 +187,19 @@ class Worker:
                 img, _pt((fx + side * (b - 0.01) * h, shoulder_y + 2)), _pt(hand), self.shirt, lw, cv2.LINE_AA
             )
         cv2.circle(img, _pt((hx, hy)), max(2, int(r)), self.skin, -1, cv2.LINE_AA)
+        self._draw_face(img, t, hx, hy, r)
         self._draw_hat(img, t, hx, hy, r, fx, shoulder_y, h, outline=None)
+
+    def _draw_face(self, img: Image, t: float, hx: float, hy: float, r: float) -> None:
+        """Hair and eyes, where this worker has them: heads vary as much as hats do."""
+        if self.hair is not None and not self.wears_hat(t):
+            cv2.ellipse(img, _pt((hx, hy - 0.1 * r)), (max(2, int(1.02 * r)), max(2, int(r))), 0, 180, 360,
+                        self.hair, -1, cv2.LINE_AA)  # fmt: skip
+        if self.eyes and r >= 4:
+            for side in (-1, 1):
+                cv2.circle(
+                    img, _pt((hx + side * 0.35 * r, hy + 0.05 * r)), max(1, int(0.12 * r)), (20, 20, 20), -1
+                )
 
     def _hands(
         self, fx: float, shoulder_y: float, h: float, phase: float
@@ -345,6 +367,7 @@ class Worker:
                 tuple(int(c * 0.8) for c in self.skin),
                 -1,
             )
+            self._draw_face(img, t, hx, hy, r)
         else:  # eyes
             for side in (-1, 1):
                 cv2.circle(
@@ -694,8 +717,11 @@ def scene_workers(
         if family.name != "flat" and rng.random() < 0.3:  # any colour of hat or clothes
             wk.hat = tuple(int(c) for c in rng.integers(0, 256, 3)) if wk.hat else None  # type: ignore[assignment]
             wk.shirt = tuple(int(c) for c in rng.integers(0, 256, 3))  # type: ignore[assignment]
-        if wk.hat is not None and rng.random() < 0.15:
+        if wk.hat is not None and rng.random() < 0.25:
             wk.hat_off = (0.0, 1.0)  # hat in hand
+        wk.skin = random_skin(rng)
+        wk.hair = HAIR[int(rng.integers(len(HAIR)))] if rng.random() < 0.4 else None  # else bald
+        wk.eyes = bool(rng.random() < 0.35)
         out.append(wk)
     return out
 

@@ -1,11 +1,13 @@
 """Trains the demo PPE model (models/sitewatch-ppe-demo.pt) on synthetic site images, on the CPU.
 
-    .venv/bin/python tools/train_demo_model.py [--train 1500] [--epochs 14] [--imgsz 480] [--init PT]
+    .venv/bin/python tools/train_demo_model.py [--train 1400] [--stages 320:20,480:5] [--init PT]
 
 Draws a YOLO dataset with tools/synthsite.py (classes person, hardhat, head) from the training style
 families only (``TRAIN_FAMILIES``: the ``toon`` family is left out), trains Ultralytics' YOLO11n — from
 its model YAML (random initial weights: nothing is downloaded) or, with ``--init``, from earlier weights
-of our own — and copies the best weights to models/. Then it scores the model on a fresh validation set
+of our own — in stages (``--stages SIZE:EPOCHS,...``: a coarse-to-fine curriculum, each stage resuming
+from the previous one's best weights; the default fits about an hour on two CPU cores) and copies the
+best weights to models/. Then it scores the model on a fresh validation set
 of *every* family, the left-out one included, and writes the figures and the model's card next to the
 weights (``<model>.json``). The model only knows synthetic scenes: it is a demo, not a safety device.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -46,12 +49,23 @@ def score(weights: Path, work: Path, imgsz: int, n: int, seed: int) -> dict[str,
     return out
 
 
+def parse_stages(text: str) -> list[tuple[int, int]]:
+    """``"320:20,480:5"`` -> [(320, 20), (480, 5)]."""
+    try:
+        stages = [(int(a), int(b)) for a, b in (part.split(":") for part in text.split(","))]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SIZE:EPOCHS[,SIZE:EPOCHS...], got {text!r}") from None
+    if not stages or any(size < 32 or size % 32 or epochs < 1 for size, epochs in stages):
+        raise argparse.ArgumentTypeError(f"sizes must be multiples of 32 and epochs >= 1: {text!r}")
+    return stages
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", type=int, default=1500)
+    ap.add_argument("--train", type=int, default=1400)
     ap.add_argument("--val", type=int, default=150)
-    ap.add_argument("--epochs", type=int, default=14)
-    ap.add_argument("--imgsz", type=int, default=480)
+    ap.add_argument("--stages", type=parse_stages, default=parse_stages("320:20,480:5"),
+                    help="SIZE:EPOCHS,... in turn; the last size is the model's training size")  # fmt: skip
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--init", type=Path, help="start from these weights instead of random ones")
     ap.add_argument("--families", default=",".join(TRAIN_FAMILIES))
@@ -63,20 +77,35 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown families {sorted(unknown)}; known: {sorted(FAMILIES)}")
 
+    import ultralytics.utils.torch_utils
     from ultralytics import YOLO
 
+    # Ultralytics trains on the CPU with cpu_count - 1 threads (one, on two cores): use every core.
+    ultralytics.utils.torch_utils.NUM_THREADS = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="sitewatch-train-"))
     started = time.time()
     data = write_dataset(work / "data", args.train, args.val, seed=args.seed, families=families)
     print(f"dataset: {args.train} train / {args.val} val images in {time.time() - started:.0f} s", flush=True)
-    model = YOLO(str(args.init) if args.init else "yolo11n.yaml", task="detect")
-    model.train(
-        data=str(data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device="cpu", workers=2,
-        project=str(work / "runs"), name="ppe", exist_ok=True, plots=False, amp=False, seed=args.seed,
-        pretrained=bool(args.init), close_mosaic=3, patience=100, verbose=False, cache=True,
-    )  # fmt: skip
+    weights = str(args.init) if args.init else "yolo11n.yaml"
+    stage_minutes = []
+    for k, (imgsz, epochs) in enumerate(args.stages):
+        t0 = time.time()
+        last = k == len(args.stages) - 1
+        resumed = bool(args.init) or k > 0
+        model = YOLO(weights, task="detect")
+        model.train(
+            data=str(data), epochs=epochs, imgsz=imgsz, batch=args.batch, device="cpu", workers=2,
+            project=str(work / "runs"), name=f"stage{k}", exist_ok=True, plots=False, amp=False,
+            seed=args.seed, pretrained=resumed, warmup_epochs=0.5 if resumed else 3.0,
+            close_mosaic=min(3, epochs - 1) if last else 0,
+            patience=100, verbose=False, cache=True,
+        )  # fmt: skip
+        weights = str(work / "runs" / f"stage{k}" / "weights" / "best.pt")
+        stage_minutes.append(round((time.time() - t0) / 60, 1))
+        print(f"stage {k}: {epochs} epochs at {imgsz} in {stage_minutes[-1]} min", flush=True)
     trained_minutes = round((time.time() - started) / 60, 1)
-    best = work / "runs" / "ppe" / "weights" / "best.pt"
+    best = Path(weights)
+    imgsz = args.stages[-1][0]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(best, args.out)
     report = {
@@ -88,12 +117,15 @@ def main() -> None:
         },
         "families_trained": list(families),
         "family_left_out": HELD_OUT_FAMILY if HELD_OUT_FAMILY not in families else None,
-        "epochs": args.epochs,
-        "imgsz": args.imgsz,
+        "stages": [
+            {"imgsz": s, "epochs": e, "minutes": m}
+            for (s, e), m in zip(args.stages, stage_minutes, strict=True)
+        ],
+        "imgsz": imgsz,
         "train_images": args.train,
         "init": str(args.init) if args.init else "yolo11n.yaml (random weights)",
         "minutes": trained_minutes,
-        "validation": score(args.out, work, args.imgsz, args.val, args.seed),
+        "validation": score(args.out, work, imgsz, args.val, args.seed),
     }
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
