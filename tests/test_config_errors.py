@@ -59,7 +59,12 @@ CASES = [
         2.0,
         "model.min_confidence: Input should be less than or equal to 1",
     ),
-    ("bad backend", "model.backend", "magic", "model.backend: must be one of 'ultralytics' or 'scripted'"),
+    (
+        "bad backend",
+        "model.backend",
+        "magic",
+        "model.backend: must be one of 'ultralytics', 'transformers', 'zero_shot' or 'scripted'",
+    ),
     ("bad device", "model.device", "gpu9", "model.device: must be 'auto'"),
     ("missing video file", "cameras[0].url", "/nonexistent/clip.mp4", "cameras[0].url: video file not found"),
     ("missing model file", "model.path", "/nonexistent/model.pt", "model.path: model file not found"),

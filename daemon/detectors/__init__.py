@@ -15,6 +15,14 @@ def create_detector(cfg: ModelConfig) -> Detector:
         from .scripted import ScriptedDetector
 
         detector = ScriptedDetector(cfg)
+    elif cfg.backend == "transformers":
+        from .hf import TransformersDetector
+
+        detector = TransformersDetector(cfg)
+    elif cfg.backend == "zero_shot":
+        from .hf import ZeroShotDetector
+
+        detector = ZeroShotDetector(cfg)
     else:
         from .yolo import create_yolo_detector
 
