@@ -71,8 +71,8 @@ class RuleScore:
 
 
 def condition_of(rule: Any) -> str | None:
-    if isinstance(rule, PpeRuleConfig) and "hardhat" in rule.required:
-        return "no_hardhat"
+    if isinstance(rule, PpeRuleConfig) and ("hardhat" in rule.required or "hardhat" in rule.attributes):
+        return "no_hardhat"  # by a detected hat, or by the second stage's hardhat attribute
     if isinstance(rule, ZoneIntrusionRuleConfig):
         return f"zone:{rule.zone}"
     return None

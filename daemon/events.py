@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -23,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from .attributes.vote import Decision
 from .config import NAME_PATTERN
 from .types import Tracks
 
@@ -64,6 +66,14 @@ class LinePayload(_Wire):
     counts: LineCounts
 
 
+class AttributePayload(_Wire):
+    value: str | None = Field(description="The decided value; null while the vote is undecided.")
+    confidence: Annotated[float, Field(ge=0, le=1)] = Field(
+        description="Mean classifier confidence of the looks that agree with the value (0 if undecided)."
+    )
+    looks: Annotated[int, Field(ge=0)] = Field(description="Looks that voted (confident enough).")
+
+
 class EventPayload(_Wire):
     """One message about an alert. Every sink (JSONL, MQTT) carries this payload."""
 
@@ -95,6 +105,11 @@ class EventPayload(_Wire):
         description="Files: seconds into the file of that frame; null for live cameras."
     )
     snapshot: str | None = Field(description="Snapshot path relative to the snapshot dir.")
+    attributes: dict[str, AttributePayload] | None = Field(
+        None,
+        description="The tracked object's attributes from the second-stage classifiers ([[classifiers]]), "
+        "by name; null when none judge it.",
+    )
     reason: EndReason | None
     model: str
     host: str
@@ -183,6 +198,7 @@ class Event:
     host: str
     frame_index: int | None = None
     media_ts: float | None = None
+    attributes: Mapping[str, Decision] | None = None
 
     @property
     def duration_s(self) -> float:
@@ -216,6 +232,14 @@ class Event:
             frame_index=self.frame_index,
             media_ts=self.media_ts,
             snapshot=self.snapshot,
+            attributes=None
+            if not self.attributes
+            else {
+                name: AttributePayload.model_construct(
+                    value=d.value, confidence=round(d.confidence, 4), looks=d.looks
+                )
+                for name, d in sorted(self.attributes.items())
+            },
             reason=self.reason,
             model=self.model,
             host=self.host,

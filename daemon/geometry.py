@@ -65,6 +65,23 @@ def top_region(boxes: FloatArray, fraction: float) -> npt.NDArray[np.float32]:
     return out
 
 
+Region = Literal["head", "upper_body", "body"]
+UPPER_BODY_END = 0.6
+"""The upper body ends at this share of the person box's height."""
+
+
+def body_regions(boxes: FloatArray, head_fraction: float) -> dict[Region, npt.NDArray[np.float32]]:
+    """A person box's regions: ``head`` (the top ``head_fraction``), ``upper_body`` (from there to
+    ``UPPER_BODY_END``) and ``body`` (the whole box). The ppe rule looks for items in them and the second
+    stage crops them."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    h = boxes[:, 3] - boxes[:, 1]
+    upper = boxes.copy()
+    upper[:, 1] = boxes[:, 1] + h * np.float32(head_fraction)
+    upper[:, 3] = boxes[:, 1] + h * np.float32(UPPER_BODY_END)
+    return {"head": top_region(boxes, head_fraction), "upper_body": upper, "body": boxes}
+
+
 def anchor_points(boxes: FloatArray, anchor: Anchor) -> npt.NDArray[np.float32]:
     """``(N, 2)`` reference points of boxes: the feet (``bottom_center``), the middle or the top."""
     b = np.asarray(boxes, np.float32).reshape(-1, 4)

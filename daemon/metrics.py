@@ -41,6 +41,9 @@ class PipelineCounts:
     retention_deleted_files: dict[str, int] = field(default_factory=dict)
     retention_deleted_bytes: dict[str, int] = field(default_factory=dict)
     retention_errors: int = 0
+    classifier_looks: dict[str, int] = field(default_factory=dict)
+    classifier_deferred: dict[str, int] = field(default_factory=dict)
+    classifier_errors: dict[str, int] = field(default_factory=dict)
 
 
 class Metrics:
@@ -165,3 +168,20 @@ class _PipelineCollector(Collector):
         )
         failed.add_metric([], p.retention_errors)
         yield from (files, size, failed)
+
+        looks = CounterMetricFamily(
+            "sitewatch_classifier_looks", "Crops a second-stage classifier judged.", labels=["classifier"]
+        )
+        deferred = CounterMetricFamily(
+            "sitewatch_classifier_deferred",
+            "Looks put off because the classifier's queue was full (the track is tried again next frame).",
+            labels=["classifier"],
+        )
+        clf_errors = CounterMetricFamily(
+            "sitewatch_classifier_errors", "Looks lost because the classifier raised.", labels=["classifier"]
+        )
+        for family, counts in ((looks, p.classifier_looks), (deferred, p.classifier_deferred),
+                               (clf_errors, p.classifier_errors)):  # fmt: skip
+            for name, n in sorted(counts.items()):
+                family.add_metric([name], n)
+        yield from (looks, deferred, clf_errors)

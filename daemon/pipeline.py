@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from sitewatch.trackers import Tracker, create_tracker
 
+from .attributes.stage import AttributeStage
 from .config import CameraConfig, Config, PpeRuleConfig, build
 from .detectors import Detector
 from .events import CameraStatus, EventMessage
@@ -117,6 +118,7 @@ class Pipeline:
             else None
         )
         self.retention = RetentionWorker(config)
+        self.attributes = AttributeStage(config.classifiers)
         self._worker = SupervisedThread("inference", lambda _w: self._infer_loop(), stop=self._abandon)
         self.supervisor = supervisor
         self.heartbeat = time.monotonic()
@@ -161,6 +163,7 @@ class Pipeline:
         for cam in self.cameras.values():
             cam.producer.start()
         self._worker.start()
+        self.attributes.start()
         self.retention.start()
         log.info("pipeline started: %d camera(s), model %s", len(self.cameras), self.detector.name)
 
@@ -173,6 +176,7 @@ class Pipeline:
         started = time.perf_counter()
         try:
             self.detector.warm_up((long_side, max(32, long_side * 9 // 16)))
+            self.attributes.warm_up()
         except Exception as exc:
             log.warning("model warm-up failed: %s: %s", type(exc).__name__, exc)
             return
@@ -199,6 +203,7 @@ class Pipeline:
             )
             self._abandon.set()
             self._worker.join(2.0)
+        self.attributes.stop()
         with self._lock:
             for cam in self.cameras.values():
                 for message in cam.engine.close("shutdown"):
@@ -265,6 +270,9 @@ class Pipeline:
             retention_deleted_files=dict(self.retention.deleted_files),
             retention_deleted_bytes=dict(self.retention.deleted_bytes),
             retention_errors=self.retention.errors,
+            classifier_looks=dict(self.attributes.looks),
+            classifier_deferred=dict(self.attributes.deferred),
+            classifier_errors=dict(self.attributes.errors),
         )
 
     def frames_processed(self) -> int:
@@ -385,6 +393,7 @@ class Pipeline:
 
     def _retire(self, name: str) -> None:
         runtime = self.cameras.pop(name)
+        self.attributes.forget_camera(name)
         runtime.producer.stop()
         self.hub.remove_camera(name)
         for message in runtime.engine.close("reconfigured"):
@@ -455,10 +464,17 @@ class Pipeline:
                 update = cam.tracker.update(detections, frame.ts, frame.size)
                 cam.last = (detections, update.tracks)
             cam.processed += 1
+            decisions = None
+            if self.attributes.enabled:
+                if cam.last is not None and cam.last[1] is update.tracks:  # detected, not held: boxes fit
+                    self.attributes.schedule(frame, update.tracks)
+                decisions = self.attributes.decisions(frame.camera)
             if self.recorder is not None and cam.config.record_tracks:
-                self.recorder.record(frame, detections, update.tracks, update.removed)
-            for message in cam.engine.process(frame, detections, update.tracks, update.removed):
+                self.recorder.record(frame, detections, update.tracks, update.removed, decisions)
+            for message in cam.engine.process(frame, detections, update.tracks, update.removed, decisions):
                 self._publish(message)
+            if update.removed and self.attributes.enabled:
+                self.attributes.forget(frame.camera, update.removed)
             if cam.head_check is not None and not cam.head_check.done:
                 tracks = update.tracks
                 heights = tracks.xyxy[:, 3] - tracks.xyxy[:, 1]

@@ -4,9 +4,12 @@ Each recorded frame is one JSON line::
 
     {"camera": "gate", "index": 12, "ts": 1764500000.125, "media_ts": 1.2, "size": [1920, 1080],
      "detections": [[x1, y1, x2, y2, confidence, label], ...],
-     "tracks": [[track_id, x1, y1, x2, y2, confidence, label], ...], "removed": [track_id, ...]}
+     "tracks": [[track_id, x1, y1, x2, y2, confidence, label], ...], "removed": [track_id, ...],
+     "attributes": {"7": {"hardhat": ["no", 0.93, 3]}}}
 
-(``media_ts``: seconds into a file; null for live cameras.)
+(``media_ts``: seconds into a file; null for live cameras. ``attributes``: with ``[[classifiers]]``, the
+second stage's decisions — value or null, confidence, looks — of the tracks in the frame, so a replay
+judges with the attributes the daemon had.)
 
 Lines are written by a thread of their own, so the inference loop never waits on the disk; if the disk
 falls far behind or fails, frames are dropped from the log (counted and logged), never from detection.
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .attributes.vote import Attributes, Decision
 from .linelog import LineLog
 from .logs import Throttle
 from .supervisor import SupervisedThread, WorkerState
@@ -37,16 +41,29 @@ def _round(a: np.ndarray) -> list[Any]:
     return np.round(a.astype(np.float64), 2).tolist()  # type: ignore[no-any-return]
 
 
-def frame_record(frame: Frame, detections: Detections, tracks: Tracks, removed: tuple[int, ...]) -> str:
+def frame_record(
+    frame: Frame,
+    detections: Detections,
+    tracks: Tracks,
+    removed: tuple[int, ...],
+    attributes: Attributes | None = None,
+) -> str:
     det_rows = zip(_round(detections.xyxy), detections.confidence, detections.label, strict=True)
     dets = [[*box, round(float(c), 4), str(lab)] for box, c, lab in det_rows]
     track_rows = zip(tracks.track_id, _round(tracks.xyxy), tracks.confidence, tracks.label, strict=True)
     trks = [[int(t), *box, round(float(c), 4), str(lab)] for t, box, c, lab in track_rows]
-    return json.dumps(
-        {"camera": frame.camera, "index": frame.index, "ts": round(frame.ts, 6), "media_ts": frame.media_ts,
-         "size": list(frame.size), "detections": dets, "tracks": trks, "removed": list(removed)},
-        separators=(",", ":"),
-    )  # fmt: skip
+    record: dict[str, Any] = {
+        "camera": frame.camera, "index": frame.index, "ts": round(frame.ts, 6), "media_ts": frame.media_ts,
+        "size": list(frame.size), "detections": dets, "tracks": trks, "removed": list(removed),
+    }  # fmt: skip
+    if attributes is not None:
+        present = set(tracks.track_id.tolist())
+        record["attributes"] = {
+            str(tid): {name: [d.value, round(d.confidence, 4), d.looks] for name, d in attrs.items()}
+            for tid, attrs in attributes.items()
+            if tid in present
+        }
+    return json.dumps(record, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +76,7 @@ class RecordedFrame:
     tracks: Tracks
     removed: tuple[int, ...]
     media_ts: float | None = None
+    attributes: Attributes | None = None
 
 
 def read_records(path: Path) -> Iterator[RecordedFrame]:
@@ -88,7 +106,11 @@ def read_records(path: Path) -> Iterator[RecordedFrame]:
                     tracks,
                     tuple(int(i) for i in r["removed"]),
                     None if r.get("media_ts") is None else float(r["media_ts"]),  # logs before it had none
-                )
+                    None if "attributes" not in r else {
+                        int(tid): {name: Decision(v[0], float(v[1]), int(v[2])) for name, v in attrs.items()}
+                        for tid, attrs in r["attributes"].items()
+                    },
+                )  # fmt: skip
             except (ValueError, KeyError, TypeError, IndexError) as exc:
                 raise ValueError(f"{path}:{lineno}: not a track record: {exc!r}") from None
 
@@ -116,9 +138,18 @@ class Recorder:
         self._thread = SupervisedThread("recorder", self._run)
         self._thread.start()
 
-    def record(self, frame: Frame, detections: Detections, tracks: Tracks, removed: tuple[int, ...]) -> None:
+    def record(
+        self,
+        frame: Frame,
+        detections: Detections,
+        tracks: Tracks,
+        removed: tuple[int, ...],
+        attributes: Attributes | None = None,
+    ) -> None:
         try:
-            self._queue.put_nowait((frame.camera, frame_record(frame, detections, tracks, removed)))
+            self._queue.put_nowait(
+                (frame.camera, frame_record(frame, detections, tracks, removed, attributes))
+            )
         except queue.Full:
             self.dropped += 1
             self._throttle.log(

@@ -48,7 +48,7 @@ def replay(config: Config, logs: Iterable[Path], out: TextIO) -> Counter[tuple[s
             engine = engines.get(rec.camera)
             if engine is not None:
                 frame = Frame(rec.camera, rec.index, rec.ts, _placeholder(rec.size), rec.media_ts)
-                emit(engine.process(frame, rec.detections, rec.tracks, rec.removed))
+                emit(engine.process(frame, rec.detections, rec.tracks, rec.removed, rec.attributes))
     for engine in engines.values():
         emit(engine.close("shutdown"))
     return counts

@@ -30,6 +30,7 @@ STATUS_INTERVAL = 30.0
 """Seconds between periodic camera status messages (state changes are sent at once)."""
 RESTART_NEEDED = (
     "model",
+    "classifiers",
     "tracker",
     "sinks",
     "log_level",

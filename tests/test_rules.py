@@ -4,6 +4,7 @@ properties over random streams (hypothesis) and frame-rate independence."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sitewatch.daemon.attributes.vote import Decision
 from sitewatch.daemon.config import CameraConfig
 from sitewatch.daemon.events import Event
 from sitewatch.daemon.rules import build_engine
@@ -38,9 +40,10 @@ def tracks(*rows: tuple[int, Box, str]) -> Tracks:
 def run(
     camera: dict[str, Any],
     frames: list[tuple[float, Tracks, Detections, tuple[int, ...]]],
+    attributes: Callable[[float], dict[int, dict[str, Decision]]] | None = None,
 ) -> list[Event]:
-    """Feed (ts, tracks, extra detections, removed) frames to the camera's rules; returns every event,
-    the shutdown ones included."""
+    """Feed (ts, tracks, extra detections, removed) frames to the camera's rules (with the second
+    stage's decisions at time t, if given); returns every event, the shutdown ones included."""
     # The scenes hold still boxes from the first frame: background handling is tested on its own.
     cam = CameraConfig.model_validate({"name": "cam", "url": "x.mp4", "background_at_start": False, **camera})
     engine = build_engine(cam, model="m.pt", snapshots=True)
@@ -51,7 +54,10 @@ def run(
             np.concatenate([trk.confidence, dets.confidence]),
             np.concatenate([trk.label, dets.label]),
         )
-        events += [m.event for m in engine.process(Frame("cam", i, ts, IMAGE), all_dets, trk, removed)]
+        decided = attributes(ts) if attributes is not None else None
+        events += [
+            m.event for m in engine.process(Frame("cam", i, ts, IMAGE), all_dets, trk, removed, decided)
+        ]
     events += [m.event for m in engine.close()]
     for e in events:
         jsonschema.validate(e.to_dict(), SCHEMA)
@@ -153,6 +159,50 @@ OVERLAP = [
 ]  # fmt: skip
 
 
+NO_HAT, HAT_ON, UNSURE = Decision("no", 0.9, 3), Decision("yes", 0.8, 4), Decision(None, 0.0, 2)
+BY_ATTRIBUTE = {"required": [], "attributes": {"hardhat": "yes"}}
+AS_WELL = {"attributes": {"hardhat": "yes"}}
+PPE_BY_ATTRIBUTE = [
+    ("decided: no hard hat", BY_ATTRIBUTE, [], lambda t: {1: {"hardhat": NO_HAT}},
+     [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
+    ("decided: wearing one", BY_ATTRIBUTE, [], lambda t: {1: {"hardhat": HAT_ON}}, []),
+    ("undecided is no alert yet", BY_ATTRIBUTE, [], lambda t: {1: {"hardhat": UNSURE}}, []),
+    ("not looked at yet", BY_ATTRIBUTE, [], lambda t: {}, []),
+    ("decided after two seconds", BY_ATTRIBUTE, [], lambda t: {1: {"hardhat": NO_HAT if t >= 2 else UNSURE}},
+     [("start", 1, 3.0, None), ("end", 1, 3.9, "shutdown")]),
+    ("puts it back on", BY_ATTRIBUTE, [], lambda t: {1: {"hardhat": NO_HAT if t < 2.5 else HAT_ON}},
+     [("start", 1, 1.0, None), ("end", 1, 2.8, "cleared")]),
+    ("as well as an item: a hat detected but the classifier says no", AS_WELL, [HAT],
+     lambda t: {1: {"hardhat": NO_HAT}}, [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
+    ("as well as an item: a hat detected, the classifier undecided", AS_WELL, [HAT],
+     lambda t: {1: {"hardhat": UNSURE}}, []),
+    ("as well as an item: both say yes", AS_WELL, [HAT], lambda t: {1: {"hardhat": HAT_ON}}, []),
+    ("another track's decision is not this one's", BY_ATTRIBUTE, [], lambda t: {2: {"hardhat": NO_HAT}}, []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("what", "rule", "items", "decided", "expected"), PPE_BY_ATTRIBUTE, ids=[c[0] for c in PPE_BY_ATTRIBUTE]
+)
+def test_ppe_by_attribute(
+    what: str, rule: dict[str, Any], items: list[Any], decided: Any, expected: list[Any]
+) -> None:
+    cfg = {"rules": [{"name": "hat", "kind": "ppe", "violation_labels": [], **TIMING, **rule}]}
+    assert seq(run(cfg, scene(4, 10, lambda t: (WORKER, items, ())), decided)) == expected
+
+
+def test_the_attribute_and_its_confidence_go_into_the_events() -> None:
+    cfg = {"rules": [{"name": "hat", "kind": "ppe", **TIMING, **BY_ATTRIBUTE}]}
+    events = run(cfg, scene(2, 10, lambda t: (WORKER, [], ())), lambda t: {1: {"hardhat": NO_HAT}})
+    start = events[0].to_dict()  # run() validated every event against the published schema
+    assert start["type"] == "start"
+    assert start["attributes"] == {"hardhat": {"value": "no", "confidence": 0.9, "looks": 3}}
+    plain = run(
+        {"rules": [{"name": "hat", "kind": "ppe", **TIMING}]}, scene(2, 10, lambda t: (WORKER, [], ()))
+    )
+    assert plain[0].to_dict()["attributes"] is None
+
+
 @pytest.mark.parametrize(("what", "rule", "who", "expected"), OVERLAP, ids=[c[0] for c in OVERLAP])
 def test_ppe_with_overlapping_workers(what: str, rule: dict[str, Any], who: Any, expected: list[Any]) -> None:
     cfg = {"rules": [{"name": "hat", "kind": "ppe", "violation_labels": [], **TIMING, **rule}]}
@@ -160,8 +210,8 @@ def test_ppe_with_overlapping_workers(what: str, rule: dict[str, Any], who: Any,
 
 
 def test_association_gives_each_item_to_at_most_one_person() -> None:
+    from sitewatch.daemon.geometry import body_regions
     from sitewatch.daemon.rules.association import associate
-    from sitewatch.daemon.rules.ppe import body_regions
 
     people = np.array([FRONT, BEHIND], np.float32)
     heads = body_regions(people, 0.3)["head"]

@@ -2,12 +2,14 @@
 ``sitewatch eval``, summed over the clips.
 
     .venv/bin/python tools/eval_family.py [--family toon] [--clips 3] [--imgsz 640] [--model PT] [--json]
+                                          [--two-stage CLASSIFIER_DIR]
 
 By default: three 60-s clips of the ``toon`` family (the one the demo model never saw in training),
 960x540 at 15 fps with seven workers each, people 15-32 % of the frame height (heads 14-29 px), the
 demo rules (hard hat and restricted zone, ``min_duration = 1``) as ``sitewatch demo`` runs them. Prints
 per rule: alerts, truth intervals, precision, recall, duplicates and alert delay, as the model card and
-the closing notes report them.
+the closing notes report them. ``--two-stage DIR``: the detector finds people only and the classifier
+in DIR decides their hard hats (as samples/two-stage.toml), on the same clips.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,8 @@ from sitewatch.daemon.config import parse_config
 from sitewatch.daemon.demo import demo_config
 from sitewatch.daemon.evaluate import RuleScore, evaluate
 from sitewatch.daemon.resources import DEMO_MODEL
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def evaluate_family(
@@ -38,6 +43,7 @@ def evaluate_family(
     workers: int = 7,
     seed: int = 100,
     tiles: tuple[int, int] = (1, 1),
+    classifier: Path | None = None,
 ) -> dict[str, RuleScore]:
     """Make ``clips`` clips of ``family`` and score the demo rules on each; the scores summed per rule."""
     totals: dict[str, RuleScore] = {}
@@ -47,6 +53,8 @@ def evaluate_family(
                              seed=seed + k, size=size, family=family, heights=(0.15, 0.32))  # fmt: skip
             raw = demo_config(clip.path, Path(scratch) / "data", mqtt=False)
             raw["model"].update({"path": model, "imgsz": imgsz, "device": "cpu", "tiles": list(tiles)})
+            if classifier is not None:
+                two_stage(raw, classifier)
             config = parse_config(raw, Path(scratch))
             scores, _ = evaluate(config, Path(str(clip.path) + ".truth.json"))
             for s in scores:
@@ -63,6 +71,17 @@ def evaluate_family(
     return totals
 
 
+def two_stage(raw: dict[str, Any], classifier: Path) -> None:
+    """Turn the demo config into samples/two-stage.toml's: people from the detector, hats from the
+    classifier."""
+    shipped = tomllib.loads((REPO / "samples" / "two-stage.toml").read_text())["classifiers"][0]
+    raw["model"]["classes"] = ["person"]
+    raw["classifiers"] = [{**shipped, "path": str(classifier.resolve()), "device": "cpu"}]
+    for rule in raw["cameras"][0]["rules"]:
+        if rule["kind"] == "ppe":
+            rule.update({"required": [], "violation_labels": [], "attributes": {"hardhat": "yes"}})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--family", default=HELD_OUT_FAMILY, choices=sorted(FAMILIES))
@@ -71,14 +90,24 @@ def main() -> None:
     ap.add_argument("--model", default=DEMO_MODEL)
     ap.add_argument("--imgsz", default="640", help="pixels, or 'auto'")
     ap.add_argument("--tiles", default="1x1", help="slicing grid, e.g. 2x1")
+    ap.add_argument("--two-stage", type=Path, metavar="CLASSIFIER_DIR")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     imgsz: int | str = args.imgsz if args.imgsz == "auto" else int(args.imgsz)
     cols, rows = (int(v) for v in args.tiles.split("x"))
-    totals = evaluate_family(args.family, args.clips, args.model, imgsz, args.seconds, tiles=(cols, rows))
+    totals = evaluate_family(
+        args.family,
+        args.clips,
+        args.model,
+        imgsz,
+        args.seconds,
+        tiles=(cols, rows),
+        classifier=args.two_stage,
+    )
     rows_out: list[dict[str, Any]] = [s.row() for s in totals.values()]
     if args.json:
-        print(json.dumps({"family": args.family, "imgsz": imgsz, "rules": rows_out}))
+        stages = "two-stage" if args.two_stage else "one-stage"
+        print(json.dumps({"family": args.family, "imgsz": imgsz, "stages": stages, "rules": rows_out}))
         return
     print(f"family {args.family}, {args.clips} clips, model {Path(args.model).name}, imgsz {imgsz}")
     print("rule             alerts  truth precision  recall  dupes delay p50")

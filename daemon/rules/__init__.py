@@ -69,6 +69,7 @@ def _rule(cfg: RuleConfig) -> Rule:
             violation_share=cfg.violation_share,
             min_evidence_seconds=cfg.min_evidence_seconds,
             min_head_px=cfg.min_head_px,
+            attributes=cfg.attributes,
         )
     if isinstance(cfg, ZoneIntrusionRuleConfig):
         return ZoneIntrusionRule(cfg.name, timing, zone=cfg.zone, labels=cfg.labels, anchor=cfg.anchor)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from ..attributes.vote import Attributes
 from ..types import Detections, Frame, Tracks
 
 
@@ -30,6 +31,8 @@ class Scene:
     """Per track: has not moved for the camera's ``stationary_seconds`` (rules/motion.py)."""
     background: npt.NDArray[np.bool_] | None = None
     """Per track: present since the stream started and never moved: stationary from the start."""
+    attributes: Attributes = field(default_factory=dict)
+    """Track id → attribute → the second stage's decision (daemon/attributes/): only tracks with looks."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from ..attributes.vote import Attributes
 from ..config import CameraConfig
 from ..events import BBox, Event, EventMessage, RuleRef, SnapshotRequest, iso_utc, new_id
 from ..types import Detections, Frame, Tracks
@@ -59,17 +60,29 @@ class RuleEngine:
         self._last_ts = 0.0
         self._last_frame: tuple[int, float | None] | None = None
         self._size = (1, 1)
+        self._attributes: Attributes = {}
 
     def process(
-        self, frame: Frame, detections: Detections, tracks: Tracks, removed: Iterable[int] = ()
+        self,
+        frame: Frame,
+        detections: Detections,
+        tracks: Tracks,
+        removed: Iterable[int] = (),
+        attributes: Attributes | None = None,
     ) -> list[EventMessage]:
-        """Evaluate every rule on one frame (frames of a camera arrive in order)."""
+        """Evaluate every rule on one frame (frames of a camera arrive in order); ``attributes``: the
+        second stage's decisions for the camera's tracks."""
         self._last_ts, self._size = frame.ts, frame.size
         self._last_frame = (frame.index, frame.media_ts)
         geometry = self.geometry.for_size(frame.size)
         removed = tuple(removed)
         stationary, background = self.motion.update(frame.ts, tracks, removed)
-        scene = Scene(frame, detections, tracks, geometry.zones, geometry.lines, stationary, background)
+        if attributes is not None:
+            self._attributes = attributes
+        scene = Scene(
+            frame, detections, tracks, geometry.zones, geometry.lines, stationary, background,
+            self._attributes,
+        )  # fmt: skip
         out: list[EventMessage] = []
         for rule, life in zip(self.rules, self.lifecycles, strict=True):
             for tr in life.step(frame.ts, rule.evaluate(scene), removed):
@@ -111,6 +124,7 @@ class RuleEngine:
             host=HOST,
             frame_index=index,
             media_ts=media_ts,
+            attributes=None if subject.track_id is None else self._attributes.get(subject.track_id),
         )
         snapshot = None
         if tr.type == "start" and scene is not None and relpath is not None:

@@ -18,6 +18,10 @@ Three things keep the alerts trustworthy (docs/rules.md):
   latest decided one included; the condition is then dated from the first violation since the last
   compliant frame, so ``min_duration`` counts from the evidence, not from the vote.
 - **Stationary objects** are left out (``ignore_stationary``, rules/motion.py).
+
+With ``attributes`` (e.g. ``{hardhat = "yes"}``) a person's observation also weighs the second stage's
+decision (daemon/attributes/): another decided value is a violation, an undecided one is unknown. With
+items required as well, any violation wins, and compliance needs both.
 """
 
 from __future__ import annotations
@@ -26,18 +30,15 @@ from collections import deque
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import replace
 from enum import IntEnum
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from ..geometry import anchor_points, coverage_matrix, points_in_polygon, top_region
+from ..attributes.vote import Decision
+from ..geometry import Region, anchor_points, body_regions, coverage_matrix, points_in_polygon
 from .association import associate
 from .base import Rule, Scene, Subject, Timing, track_subjects
 
-Region = Literal["head", "upper_body", "body"]
-UPPER_BODY_END = 0.6
-"""The upper body ends at this share of the person box's height."""
 HEAD_SHARE = 0.15
 """A standing person's head is about this share of their height (for ``min_head_px``)."""
 EDGE_PX = 2.0
@@ -63,14 +64,13 @@ def default_region(item: str) -> Region:
     return "body"
 
 
-def body_regions(
-    boxes: npt.NDArray[np.float32], head_fraction: float
-) -> dict[Region, npt.NDArray[np.float32]]:
-    h = boxes[:, 3] - boxes[:, 1]
-    upper = boxes.copy()
-    upper[:, 1] = boxes[:, 1] + h * np.float32(head_fraction)
-    upper[:, 3] = boxes[:, 1] + h * np.float32(UPPER_BODY_END)
-    return {"head": top_region(boxes, head_fraction), "upper_body": upper, "body": boxes}
+def combine(*observations: Observation) -> Observation:
+    """Several checks of one person: any violation is a violation; compliant only if all are."""
+    if Observation.VIOLATION in observations:
+        return Observation.VIOLATION
+    if all(o is Observation.COMPLIANT for o in observations):
+        return Observation.COMPLIANT
+    return Observation.UNKNOWN
 
 
 class PpeRule(Rule):
@@ -99,6 +99,7 @@ class PpeRule(Rule):
         violation_share: float = 0.6,
         min_evidence_seconds: float = 0.3,
         min_head_px: float = 8.0,
+        attributes: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(name, timing, zone)
         self.person_label = person_label
@@ -116,6 +117,8 @@ class PpeRule(Rule):
         self.min_head_px = min_head_px
         head_items = tuple(i for i in self.required if self.regions[i] == "head")
         self._head_labels = head_items + self.violation_labels
+        self.attributes = dict(attributes or {})
+        self._items = bool(self.required or self.violation_labels)
         self._votes: dict[int, deque[tuple[float, Observation]]] = {}
 
     def observe(self, scene: Scene) -> tuple[npt.NDArray[np.int64], list[Observation]]:
@@ -166,8 +169,24 @@ class PpeRule(Rule):
                 obs = Observation.VIOLATION  # nothing else could show the item is absent
             else:
                 obs = Observation.UNKNOWN  # a hat not found, but no bare head seen either
+            if self.attributes:
+                tid = int(tracks.track_id[rows[k]])
+                by_attr = self._by_attributes(scene.attributes.get(tid, {}))
+                obs = by_attr if not self._items else combine(obs, by_attr)
             observations.append(obs)
         return rows, observations
+
+    def _by_attributes(self, decisions: Mapping[str, Decision]) -> Observation:
+        """What the track's attributes say: violation if any decided value is not the wanted one,
+        compliant if all are decided and wanted, else unknown."""
+        verdicts = []
+        for name, wanted in self.attributes.items():
+            decision = decisions.get(name)
+            if decision is None or decision.value is None:
+                verdicts.append(Observation.UNKNOWN)
+            else:
+                verdicts.append(Observation.COMPLIANT if decision.value == wanted else Observation.VIOLATION)
+        return combine(*verdicts)
 
     @staticmethod
     def _visible(
