@@ -106,8 +106,13 @@ def _summary(config: Config, labels: frozenset[str], runtime: str = "torch") -> 
         f"min confidence {m.min_confidence})",
         f"labels:  {', '.join(sorted(labels)) or '-'}",
         f"tracker: {config.tracker.kind}",
-        f"cameras: {len(config.cameras)}",
     ]
+    for clf in config.classifiers:
+        lines.append(
+            f"classifier: {clf.name} = {clf.kind} {clf.path} on the {clf.region} of {clf.label} tracks, "
+            f"every {clf.refresh_seconds:g} s, {clf.min_looks} looks to decide"
+        )
+    lines.append(f"cameras: {len(config.cameras)}")
     for cam in config.cameras:
         extra = [f"{cam.fps:g} fps cap"] if cam.fps else []
         if cam.kind == "file":
@@ -170,6 +175,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
             raise ConfigError(exc.problems + more.problems) from None
         raise
     detector = checked_detector(config)
+    if config.classifiers:  # loaded as run will load them: a bad directory fails here, not at start
+        from .attributes.stage import AttributeStage
+
+        AttributeStage(config.classifiers)
     print(_summary(config, detector.labels, detector.runtime))
     print(f"outputs: writable by {current_user()}")
     from .modelcard import domain_warnings

@@ -105,3 +105,19 @@ def test_the_two_stage_sample_finds_the_workers_without_hats(tmp_path: Path) -> 
     assert frames == len(TRUTH["frames"])
     (hat,) = [s for s in scores if s.rule == "hardhat"]
     assert hat.precision >= 0.9 and hat.recall >= 0.9, hat.row()
+
+
+def test_check_config_loads_the_classifiers_as_run_will(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = sample_config(tmp_path)
+    config = tmp_path / "two-stage.toml"
+    config.write_text(to_toml(raw))
+    assert main(["check-config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "classifier: hardhat = image_classification" in out and "every 0.5 s, 3 looks to decide" in out
+    (tmp_path / "not-a-model").mkdir()
+    raw["classifiers"][0]["path"] = str(tmp_path / "not-a-model")
+    config.write_text(to_toml(raw))
+    assert main(["check-config", str(config)]) == 2
+    assert "classifiers[0].path: cannot load an image processor" in capsys.readouterr().err
