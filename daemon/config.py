@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .geometry import Anchor
+from .geometry import Anchor, Region
 from .redact import split_url
 from .resources import PACKAGE_PREFIX, resolve_package_path
 
@@ -187,7 +187,7 @@ class ClassifierConfig(_Model):
     )
     path: str = Field(description="The model's directory (saved by transformers), relative to this file.")
     label: str = Field("person", description="Tracks of this label get the attribute.")
-    region: Literal["head", "upper_body", "body"] = Field(
+    region: Region = Field(
         "head", description="The part of the track's box that is cropped: head, upper_body or body."
     )
     head_fraction: float = Field(
@@ -413,7 +413,7 @@ class PpeRuleConfig(_StateRuleConfig):
         description="Least share of an item's box inside the head region for the item to count.",
     )
     zone: str | None = Field(None, description="Only enforce inside this zone (by feet position).")
-    item_regions: dict[str, Literal["head", "upper_body", "body"]] = Field(
+    item_regions: dict[str, Region] = Field(
         default_factory=dict,
         description="Where each required item is looked for; default by name: hats and helmets on the "
         "head, vests on the upper body, anything else on the whole body.",
