@@ -608,13 +608,16 @@ class Family:
     name: str
     figures: tuple[str, ...]
     background: Callable[[np.random.Generator, tuple[int, int]], Image]
+    fixed: bool = False
+    """A yardstick: drawn exactly as when models were first judged on it (no later widening of the
+    training families' randomisation applies), so figures of different models stay comparable."""
 
 
 FAMILIES = {
     "flat": Family("flat", ("flat",), background),
     "round": Family("round", ("round",), concrete_background),
     "photo": Family("photo", ("flat", "round"), photo_background),
-    "toon": Family("toon", ("toon",), yard_background),
+    "toon": Family("toon", ("toon",), yard_background, fixed=True),
 }
 TRAIN_FAMILIES = ("flat", "round", "photo")
 HELD_OUT_FAMILY = "toon"
@@ -717,6 +720,11 @@ def scene_workers(
         if family.name != "flat" and rng.random() < 0.3:  # any colour of hat or clothes
             wk.hat = tuple(int(c) for c in rng.integers(0, 256, 3)) if wk.hat else None  # type: ignore[assignment]
             wk.shirt = tuple(int(c) for c in rng.integers(0, 256, 3))  # type: ignore[assignment]
+        if family.fixed:
+            if wk.hat is not None and rng.random() < 0.15:
+                wk.hat_off = (0.0, 1.0)
+            out.append(wk)
+            continue
         if wk.hat is not None and rng.random() < 0.25:
             wk.hat_off = (0.0, 1.0)  # hat in hand
         wk.skin = random_skin(rng)
