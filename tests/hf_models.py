@@ -60,25 +60,23 @@ def yolos(path: Path, names: dict[int, str] = DETECTOR_LABELS) -> Path:
     return path
 
 
+def _towers(text_cls: Any, vision_cls: Any, tok: Any, image_size: int, patch_size: int) -> dict[str, Any]:
+    """Tiny text and vision towers of a CLIP-style model (OWL-ViT's are CLIP's), as config dicts."""
+    tiny = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
+    text = text_cls(
+        vocab_size=len(tok), max_position_embeddings=64, bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id or 0, **tiny,
+    )  # fmt: skip
+    vision = vision_cls(image_size=image_size, patch_size=patch_size, **tiny)
+    return {"text_config": text.to_dict(), "vision_config": vision.to_dict()}
+
+
 def owlvit(path: Path) -> Path:
     import transformers as tf
 
     tok = clip_tokenizer()
-    text = tf.OwlViTTextConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-        max_position_embeddings=64, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id or 0,
-    )  # fmt: skip
-    vision = tf.OwlViTVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        image_size=64,
-        patch_size=16,
-    )
-    cfg = tf.OwlViTConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=32)
-    tf.OwlViTForObjectDetection(cfg).save_pretrained(path)
+    towers = _towers(tf.OwlViTTextConfig, tf.OwlViTVisionConfig, tok, image_size=64, patch_size=16)
+    tf.OwlViTForObjectDetection(tf.OwlViTConfig(**towers, projection_dim=32)).save_pretrained(path)
     image = tf.OwlViTImageProcessor(size={"height": 64, "width": 64}, crop_size={"height": 64, "width": 64})
     tf.OwlViTProcessor(image_processor=image, tokenizer=tok).save_pretrained(path)
     return path
@@ -109,21 +107,8 @@ def clip(path: Path) -> Path:
     import transformers as tf
 
     tok = clip_tokenizer()
-    text = tf.CLIPTextConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-        max_position_embeddings=64, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id or 0,
-    )  # fmt: skip
-    vision = tf.CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        image_size=32,
-        patch_size=8,
-    )
-    cfg = tf.CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16)
-    tf.CLIPModel(cfg).save_pretrained(path)
+    towers = _towers(tf.CLIPTextConfig, tf.CLIPVisionConfig, tok, image_size=32, patch_size=8)
+    tf.CLIPModel(tf.CLIPConfig(**towers, projection_dim=16)).save_pretrained(path)
     image = tf.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     tf.CLIPProcessor(image_processor=image, tokenizer=tok).save_pretrained(path)
     return path

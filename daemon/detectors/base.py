@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
@@ -10,6 +11,8 @@ import numpy.typing as npt
 
 from ..config import ModelConfig
 from ..types import Detections, Frame
+
+log = logging.getLogger(__name__)
 
 
 class Detector(ABC):
@@ -43,6 +46,12 @@ class Detector(ABC):
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release the model."""
+
+
+def log_loaded(detector: Detector, half: bool, what: str, detail: str) -> None:
+    """The one INFO line every backend logs once its model is loaded."""
+    fp16 = " (fp16)" if half else ""
+    log.info("%s %s loaded on %s%s; %s", what, detector.name, detector.device, fp16, detail)
 
 
 def auto_size(long_side: int, train_size: int) -> int:

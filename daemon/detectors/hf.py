@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from ..config import ConfigError, ModelConfig
 from ..types import Detections, Frame
-from .base import Detector, LabelMap
+from .base import Detector, LabelMap, log_loaded
 from .ultralytics import first_line, resolve_device
 
 log = logging.getLogger(__name__)
@@ -123,14 +123,8 @@ class TransformersDetector(_HfDetector):
         self._map = LabelMap(names, cfg)
         self.labels = self._map.labels
         self.unknown_sources = self._map.unknown_sources
-        log.info(
-            "transformers model %s (%s) loaded on %s%s; labels: %s",
-            self.name,
-            type(model).__name__,
-            self.device,
-            " (fp16)" if self.half else "",
-            ", ".join(sorted(self.labels)),
-        )
+        labels = ", ".join(sorted(self.labels))
+        log_loaded(self, self.half, f"transformers {type(model).__name__}", f"labels: {labels}")
 
     def detect(self, frames: Sequence[Frame]) -> list[Detections]:
         if not frames:
@@ -179,14 +173,8 @@ class ZeroShotDetector(_HfDetector):
             image_processor, "do_pad", False
         )
         self._query_embeds = self._embed_queries()
-        log.info(
-            "zero-shot model %s (%s) loaded on %s%s; queries: %s",
-            self.name,
-            type(model).__name__,
-            self.device,
-            " (fp16)" if self.half else "",
-            "; ".join(f"{q!r} -> {lab}" for q, lab in cfg.queries.items()),
-        )
+        queries = "; ".join(f"{q!r} -> {lab}" for q, lab in cfg.queries.items())
+        log_loaded(self, self.half, f"zero-shot {type(model).__name__}", f"queries: {queries}")
 
     def _embed_queries(self) -> Any:
         """OWL-ViT / OWLv2: the queries' embeddings, once (their heads take them as an input)."""

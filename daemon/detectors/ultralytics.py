@@ -12,7 +12,7 @@ import numpy as np
 
 from ..config import ConfigError, ModelConfig
 from ..types import Detections, Frame
-from .base import LabelMap, YoloDetector
+from .base import LabelMap, YoloDetector, log_loaded
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,7 @@ class UltralyticsDetector(YoloDetector):
         self.train_imgsz = train_size(self._model)
         self.labels = self._map.labels
         self.unknown_sources = self._map.unknown_sources
-        log.info(
-            "model %s loaded on %s%s; labels: %s",
-            self.name,
-            self.device,
-            " (fp16)" if self.half else "",
-            ", ".join(sorted(self.labels)),
-        )
+        log_loaded(self, self.half, "model", f"labels: {', '.join(sorted(self.labels))}")
 
     def detect(self, frames: Sequence[Frame]) -> list[Detections]:
         if not frames:
