@@ -60,6 +60,11 @@ def test_the_wheel_holds_the_product_and_nothing_else(wheel: Path) -> None:
         "sitewatch/models/sitewatch-ppe-demo.pt",
         "sitewatch/samples/site.mp4",
         "sitewatch/samples/site.mp4.truth.json",
+        "sitewatch/samples/two-stage.toml",
+        "sitewatch/models/sitewatch-hardhat-cls/model.safetensors",
+        "sitewatch/models/sitewatch-hardhat-cls/preprocessor_config.json",
+        "sitewatch/models/sitewatch-hardhat-cls/config.json",
+        "sitewatch/daemon/attributes/stage.py",
         "sitewatch/systemd/sitewatch.service",
         "sitewatch/daemon/cli.py",
         "sitewatch/trackers/bytetrack.py",
@@ -86,6 +91,18 @@ def test_the_installed_wheel_runs_the_demo_from_an_empty_directory(installed: Pa
     # everything it read came from the installed package, nothing from this checkout
     where = _run(installed, "python", "-c", "import sitewatch.daemon as d; print(d.__file__)", cwd=empty)
     assert str(installed) in where.stdout and str(ROOT) not in where.stdout
+
+
+@pytest.mark.model
+def test_the_installed_two_stage_sample_loads_its_classifier(installed: Path, tmp_path: Path) -> None:
+    find = "import sitewatch, pathlib; print(pathlib.Path(sitewatch.__file__).parent)"
+    package = Path(_run(installed, "python", "-c", find, cwd=tmp_path).stdout.strip())
+    check = _run(
+        installed, "sitewatch", "check-config", str(package / "samples/two-stage.toml"), cwd=tmp_path
+    )
+    assert check.returncode == 0, check.stderr
+    assert "classifier: hardhat = image_classification" in check.stdout
+    assert str(ROOT) not in check.stdout  # the classifier and the model came from the install
 
 
 def test_python_daemon_and_sitewatch_live_side_by_side(installed: Path, tmp_path: Path) -> None:
