@@ -95,7 +95,7 @@ def test_the_installed_wheel_runs_the_demo_from_an_empty_directory(installed: Pa
 
 @pytest.mark.model
 def test_the_installed_two_stage_sample_loads_its_classifier(installed: Path, tmp_path: Path) -> None:
-    find = "import sitewatch, pathlib; print(pathlib.Path(sitewatch.__file__).parent)"
+    find = "import sitewatch.daemon as d, pathlib; print(pathlib.Path(d.__file__).parents[1])"
     package = Path(_run(installed, "python", "-c", find, cwd=tmp_path).stdout.strip())
     check = _run(
         installed, "sitewatch", "check-config", str(package / "samples/two-stage.toml"), cwd=tmp_path
