@@ -339,6 +339,11 @@ class LineConfig(_Shape):
 
 class _RuleConfig(_Model):
     name: str = Field(pattern=NAME_PATTERN, description="Rule name, unique per camera; used in events.")
+    enabled: bool = Field(
+        True,
+        description="false: the rule is not evaluated (a camera can switch off a camera_defaults rule; "
+        "an MQTT command can switch it on or off at run time).",
+    )
     cooldown: float = Field(
         30.0,
         ge=0.0,
@@ -794,6 +799,12 @@ class Config(_Model):
         default_factory=list,
         description="Second-stage classifiers: attributes of confirmed tracks (e.g. hardhat yes/no).",
     )
+    camera_defaults: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Camera settings every camera inherits (any camera key but name, url and "
+        "password_env): a camera's own keys override them, its zones and lines add to them by name, "
+        "and its rules add to them or, under the same name, change only the keys they set.",
+    )
 
     def referenced_labels(self) -> dict[str, set[str]]:
         """Key path → labels that key needs the model to produce."""
@@ -859,27 +870,94 @@ def data_dir(base_dir: Path) -> Path:
     return Path(state) if state else base_dir
 
 
+CAMERA_OWN_KEYS = ("name", "url", "password_env")
+"""What each camera must say for itself: ``camera_defaults`` may not set them."""
+
+
+def inherit_camera_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``camera_defaults`` into each camera of a raw (just parsed) config, so a 20-camera site
+    writes its hard-hat rule once. Scalars: the camera's value wins. ``zones``/``lines``: merged by
+    name (the camera's wins). ``rules``: merged by name — a camera rule with a default's name updates
+    only the keys it sets (``{ name = "hardhat", enabled = false }`` switches it off there); a rule of
+    another kind under that name replaces it; new names are added after the defaults.
+
+    Raises ConfigError naming ``camera_defaults.<key>`` when the defaults themselves are invalid, so
+    a mistake there is reported once, not once per camera."""
+    defaults = raw.get("camera_defaults")
+    if defaults is None:
+        return raw
+    if not isinstance(defaults, dict):
+        raise ConfigError(["camera_defaults: must be a table of camera settings"])
+    problems = [
+        f"camera_defaults.{key}: each camera sets its own {key}" for key in CAMERA_OWN_KEYS if key in defaults
+    ]
+    if not problems:
+        try:
+            CameraConfig.model_validate({**defaults, "name": "camera_defaults", "url": "camera_defaults"})
+        except ValidationError as exc:
+            problems = [f"camera_defaults.{where}: {msg}" for where, msg in _describe(exc)]
+    if problems:
+        raise ConfigError(problems)
+    cameras = raw.get("cameras")
+    if not isinstance(cameras, list):
+        return raw  # validation reports it
+    merged = [_merge_camera(defaults, cam) if isinstance(cam, dict) else cam for cam in cameras]
+    return {**raw, "cameras": merged}
+
+
+def _merge_camera(defaults: dict[str, Any], camera: dict[str, Any]) -> dict[str, Any]:
+    out = dict(defaults)
+    for key, value in camera.items():
+        base = out.get(key)
+        if key in ("zones", "lines") and isinstance(base, dict) and isinstance(value, dict):
+            out[key] = {**base, **value}
+        elif key == "rules" and isinstance(base, list) and isinstance(value, list):
+            out[key] = _merge_rules(base, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _merge_rules(defaults: list[Any], own: list[Any]) -> list[Any]:
+    rules = list(defaults)
+    where = {r.get("name"): i for i, r in enumerate(rules) if isinstance(r, dict)}
+    for rule in own:
+        i = where.get(rule.get("name")) if isinstance(rule, dict) else None
+        if i is None:
+            rules.append(rule)
+        elif "kind" in rule and rule["kind"] != rules[i].get("kind"):
+            rules[i] = rule
+        else:
+            rules[i] = {**rules[i], **rule}
+    return rules
+
+
+def _describe(exc: ValidationError) -> list[tuple[str, str]]:
+    """pydantic's errors as (key path, message) a person can act on."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        where = format_loc(tuple(err["loc"])) or "config"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
+            msg = f"must be one of {err['ctx']['expected']}"
+        elif err["type"] == "union_tag_invalid":
+            where += ".kind"
+            msg = f"unknown rule kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
+        elif err["type"] == "union_tag_not_found":
+            where += ".kind"
+            msg = f"missing; expected one of {', '.join(map(repr, RULE_KINDS))}"
+        problems.append((where, msg))
+    return problems
+
+
 def parse_config(raw: dict[str, Any], base_dir: Path) -> Config:
+    raw = inherit_camera_defaults(raw)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            where = format_loc(tuple(err["loc"])) or "config"
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            elif err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
-                msg = f"must be one of {err['ctx']['expected']}"
-            elif err["type"] == "union_tag_invalid":
-                where += ".kind"
-                msg = (
-                    f"unknown rule kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
-                )
-            elif err["type"] == "union_tag_not_found":
-                where += ".kind"
-                msg = f"missing; expected one of {', '.join(map(repr, RULE_KINDS))}"
-            problems.append(f"{where}: {msg}")
+        problems = [f"{where}: {msg}" for where, msg in _describe(exc)]
         raise ConfigError(problems) from None
     return _resolve(config, base_dir)
 

@@ -41,6 +41,7 @@ __all__ = [
 def build_rule(cfg: RuleConfig) -> Rule:
     rule = _rule(cfg)
     rule.ignore_stationary = cfg.ignore_stationary
+    rule.enabled = cfg.enabled
     return rule
 
 

@@ -72,6 +72,8 @@ class Rule(ABC):
     kind: str
     ignore_stationary = False
     """Leave out objects that have not moved for ``stationary_seconds`` (set from the rule's config)."""
+    enabled = True
+    """A disabled rule is not evaluated (config ``enabled``, or an MQTT command at run time)."""
 
     def __init__(self, name: str, timing: Timing, zone: str | None = None) -> None:
         self.name = name

@@ -85,8 +85,8 @@ class RuleEngine:
         )  # fmt: skip
         out: list[EventMessage] = []
         for rule, life in zip(self.rules, self.lifecycles, strict=True):
-            for tr in life.step(frame.ts, rule.evaluate(scene), removed):
-                out.append(self._message(rule, tr, scene))
+            if rule.enabled:
+                out.extend(self._message(rule, tr, scene) for tr in life.step(frame.ts, rule.evaluate(scene), removed))
             rule.forget(removed)
         return out
 
