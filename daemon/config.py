@@ -325,15 +325,55 @@ class ZoneConfig(_Shape):
     )
 
 
+LineDirection = Literal["left_to_right", "right_to_left", "top_to_bottom", "bottom_to_top", "in", "out"]
+LineSide = Literal["left", "right", "above", "below"]
+TOWARD: dict[LineSide, tuple[float, float]] = {
+    "left": (-1.0, 0.0),
+    "right": (1.0, 0.0),
+    "above": (0.0, -1.0),
+    "below": (0.0, 1.0),
+}
+"""A screen direction (image coordinates, y down) pointing into each side."""
+
+
 class LineConfig(_Shape):
     points: list[tuple[float, float]] = Field(
         min_length=2, max_length=2, description="The line's two end points [A, B] as [x, y] pairs."
     )
+    inside: LineSide | None = Field(
+        None,
+        description="The side that is 'in', as seen on screen: 'left' or 'right' of a line more upright "
+        "than flat, 'above' or 'below' a flatter one. Crossings are then 'in' and 'out'; without it "
+        "they are named by their screen motion: 'left_to_right'/'right_to_left' across an upright line, "
+        "'top_to_bottom'/'bottom_to_top' across a flat one.",
+    )
+
+    @property
+    def upright(self) -> bool:
+        """More vertical than horizontal (in the line's own units)."""
+        (x1, y1), (x2, y2) = self.points
+        return abs(y2 - y1) >= abs(x2 - x1)
+
+    def directions(self) -> tuple[LineDirection, LineDirection]:
+        """The line's two crossing directions; the first is the crossing toward ``toward()``."""
+        if self.inside is not None:
+            return ("in", "out")
+        return ("left_to_right", "right_to_left") if self.upright else ("top_to_bottom", "bottom_to_top")
+
+    def toward(self) -> tuple[float, float]:
+        """A screen direction into the side that the first of ``directions()`` crosses to."""
+        if self.inside is not None:
+            return TOWARD[self.inside]
+        return TOWARD["right"] if self.upright else TOWARD["below"]
 
     @model_validator(mode="after")
     def _distinct(self) -> LineConfig:
         if self.points[0] == self.points[1]:
             raise ValueError("the two points must differ")
+        if self.inside is not None and (self.inside in ("left", "right")) != self.upright:
+            sides = "'left' or 'right'" if self.upright else "'above' or 'below'"
+            shape = "more upright than flat" if self.upright else "flatter than upright"
+            raise ValueError(f"inside: the line is {shape}, so its sides are {sides}")
         return self
 
 
@@ -492,15 +532,18 @@ class CrowdRuleConfig(_WatchedObjects, _StateRuleConfig):
 class LineCrossingRuleConfig(_WatchedObjects, _RuleConfig):
     kind: Literal["line_crossing"] = Field(description="An object crossing a line: one event per crossing.")
     line: str = Field(description="Name of the line (declared in the camera's lines).")
-    direction: Literal["left_to_right", "right_to_left", "both"] = Field(
+    direction: LineDirection | Literal["both"] = Field(
         "both",
-        description="Which crossings count, as seen walking along the line from its first point A to B.",
+        description="Which crossings alert: 'both', or one of the line's two directions ('in'/'out' "
+        "for a line with 'inside', else by screen motion: 'left_to_right'/'right_to_left' across an "
+        "upright line, 'top_to_bottom'/'bottom_to_top' across a flat one). Every crossing is counted.",
     )
     cooldown: float = Field(
         2.0,
         ge=0.0,
         le=DAY,
-        description="Seconds after a crossing before the same object's next crossing counts.",
+        description="Seconds after a crossing during which the same object's next crossings are counted "
+        "but not notified (the event's line.suppressed says how many).",
     )
 
 
@@ -795,6 +838,11 @@ class Config(_Model):
         description="Where cameras with record_tracks = true write their detection and track logs.",
     )
     retention: RetentionConfig = Field(default_factory=RetentionConfig)  # type: ignore[arg-type]
+    state_file: Path = Field(
+        Path("sitewatch-data/state.sqlite"),
+        description="SQLite file of what survives a restart besides undelivered events: line counts "
+        "and operators' overrides (rules switched or snoozed by MQTT commands).",
+    )
     classifiers: list[ClassifierConfig] = Field(
         default_factory=list,
         description="Second-stage classifiers: attributes of confirmed tracks (e.g. hardhat yes/no).",
@@ -1009,6 +1057,13 @@ def _resolve(config: Config, base_dir: Path) -> Config:
             if line is not None and line not in cam.lines:
                 known = ", ".join(sorted(cam.lines)) or "none declared"
                 problems.append(f"cameras[{i}].rules[{j}].line: unknown line {line!r} (lines: {known})")
+            elif isinstance(rule, LineCrossingRuleConfig) and rule.direction != "both":
+                names = cam.lines[rule.line].directions()
+                if rule.direction not in names:
+                    problems.append(
+                        f"cameras[{i}].rules[{j}].direction: line {rule.line!r} is crossed "
+                        f"{' or '.join(map(repr, names))} (or 'both'), not {rule.direction!r}"
+                    )
         url = cam.url
         if cam.kind == "file":
             fpath = absolute(file_path(url).expanduser())
@@ -1067,6 +1122,7 @@ def _resolve(config: Config, base_dir: Path) -> Config:
             "cameras": cameras,
             "sinks": sinks,
             "record_dir": output(config.record_dir),
+            "state_file": output(config.state_file),
             "classifiers": classifiers,
         }
     )

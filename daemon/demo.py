@@ -1,9 +1,10 @@
 """``sitewatch demo``: the whole product on a synthetic site, with no camera, GPU, broker or internet.
 
 Uses the sample clip and the demo PPE model that ship inside the package (daemon/resources.py), so it
-runs from any directory after a plain ``pip install``; a hard-hat rule and the clip's restricted zone
-(from its ground truth); writes events and snapshots to ``./sitewatch-data/``, publishes to MQTT as
-well when a broker answers on localhost:1883, shows progress, and ends with a summary.
+runs from any directory after a plain ``pip install``; a hard-hat rule, the clip's restricted zone
+(from its ground truth) and a gate counter; writes events and snapshots to ``./sitewatch-data/``,
+publishes to MQTT as well when a broker answers on localhost:1883, shows progress, and ends with a
+summary.
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ def demo_config(clip: Path, data: Path, mqtt: bool) -> dict[str, Any]:
             "cache_dir": str(data / "models"),
         },
         "service": {"http_port": 0},
+        "state_file": str(data / "state.sqlite"),
         "cameras": [
             {
                 "name": "site",
                 "url": str(clip),
                 "zones": {"restricted": {"points": clip_zone(clip)}},
+                "lines": {"gate": {"points": [[0.45, 0.2], [0.45, 0.95]], "inside": "right"}},
                 "rules": [
                     {
                         "name": "hardhat",
@@ -71,6 +74,7 @@ def demo_config(clip: Path, data: Path, mqtt: bool) -> dict[str, Any]:
                         "clear_after": 1.0,
                         "cooldown": 10.0,
                     },
+                    {"name": "gate", "kind": "line_crossing", "line": "gate"},
                 ],
             }
         ],

@@ -25,14 +25,14 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from .attributes.vote import Decision
-from .config import NAME_PATTERN
+from .config import NAME_PATTERN, LineDirection
 from .types import Tracks
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_ID = f"https://sitewatch.invalid/schemas/event/{SCHEMA_VERSION}.json"
 EventType = Literal["start", "update", "end"]
 RuleKind = Literal["ppe", "zone_intrusion", "dwell", "crowd", "line_crossing"]
-EndReason = Literal["cleared", "track_lost", "shutdown", "crossed", "reconfigured"]
+EndReason = Literal["cleared", "track_lost", "shutdown", "crossed", "reconfigured", "disabled", "snoozed"]
 
 Uuid7 = Annotated[
     str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -55,15 +55,20 @@ class BBoxPayload(_Wire):
     normalized: Box = Field(description="x1, y1, x2, y2 as fractions (0..1) of the frame size.")
 
 
-class LineCounts(_Wire):
-    left_to_right: int = Field(ge=0)
-    right_to_left: int = Field(ge=0)
-
-
 class LinePayload(_Wire):
     name: str
-    direction: Literal["left_to_right", "right_to_left"]
-    counts: LineCounts
+    direction: LineDirection = Field(
+        description="'in'/'out' for a line with an inside; else the motion on screen: 'left_to_right' or "
+        "'right_to_left' across an upright line, 'top_to_bottom' or 'bottom_to_top' across a flat one."
+    )
+    counts: dict[LineDirection, Annotated[int, Field(ge=0)]] = Field(
+        description="Crossings per direction since the rule began counting (kept across restarts and "
+        "reloads): every crossing, notified or not."
+    )
+    suppressed: int = Field(
+        ge=0,
+        description="Of those, crossings not notified: the same object crossed again within cooldown.",
+    )
 
 
 class AttributePayload(_Wire):
@@ -79,7 +84,7 @@ class EventPayload(_Wire):
 
     model_config = ConfigDict(title="sitewatch event")
 
-    schema_version: Literal[1] = Field(description="Bumped on any incompatible change.")
+    schema_version: Literal[2] = Field(description="Bumped on any incompatible change.")
     event_id: Uuid7 = Field(description="Unique per message; de-duplicate on it.")
     alert_id: Uuid7 = Field(description="Shared by the start and end of one alert.")
     type: EventType
@@ -186,7 +191,7 @@ class Event:
     bbox: BBox | None
     zone: str | None
     line: dict[str, Any] | None
-    """Line rules: ``{"name", "direction", "counts": {"left_to_right": n, "right_to_left": m}}``."""
+    """Line rules: ``{"name", "direction", "counts": {"in": n, "out": m}, "suppressed": k}``."""
     count: int | None
     """Crowd rules: objects in the zone."""
     started_at: float

@@ -92,6 +92,7 @@ class Pipeline:
         drain_timeout: float = 3.0,
     ) -> None:
         from sitewatch.sinks import EventBus, create_sinks
+        from sitewatch.sinks.state import StateSink, StateStore
 
         self.config = config
         self.detector = detector
@@ -107,11 +108,17 @@ class Pipeline:
         self._lock = threading.Lock()
         self._throttle = Throttle(log)
         self._started = 0.0
+        self.store = build("state_file", lambda: StateStore(config.state_file))
+        saved = self.store.load()
+        self.tallies = saved.tallies
+        """Line counts by (camera, rule): outlive engines (reloads) and, through the state file, restarts."""
+        self.overrides = saved.overrides
+        """Operators' commands from earlier runs, applied to each engine as it is built."""
         self.cameras: dict[str, CameraRuntime] = {}
         for i, cam in enumerate(config.cameras):
             self._add(self._make_camera(cam, i))
         rotate = config.retention.rotate_daily
-        self.bus = EventBus(create_sinks(config.sinks, rotate_daily=rotate))
+        self.bus = EventBus([*create_sinks(config.sinks, rotate_daily=rotate), StateSink(self.store)])
         self.recorder = (
             build("record_dir", lambda: Recorder(config.record_dir, rotate_daily=rotate))
             if any(c.record_tracks for c in config.cameras)
@@ -138,12 +145,26 @@ class Pipeline:
         return CameraRuntime(cam, producer, tracker, self._engine(cam, index), check, gate)
 
     def _engine(self, cam: CameraConfig, index: int) -> RuleEngine:
-        return build(
+        engine = build(
             f"cameras[{index}].rules",
             lambda: build_engine(
-                cam, model=self.detector.name, snapshots=self.config.sinks.snapshots.enabled
+                cam,
+                model=self.detector.name,
+                snapshots=self.config.sinks.snapshots.enabled,
+                tallies=self.tallies,
             ),
         )
+        now = time.time()
+        for rule in engine.rules:
+            override = self.overrides.get((cam.name, rule.name))
+            if override is None:
+                continue
+            if override.enabled is not None:
+                rule.enabled = override.enabled
+                engine.enabled_by_command.add(rule.name)
+            if override.snoozed_until is not None and override.snoozed_until > now:
+                engine.snoozed_until[rule.name] = override.snoozed_until
+        return engine
 
     def _producer(self, cam: CameraConfig, first_index: int = 0) -> Producer:
         return Producer(
@@ -160,6 +181,7 @@ class Pipeline:
     def start(self) -> None:
         self.warm_up()
         self._started = self.heartbeat = time.monotonic()
+        self.publish_states()
         for cam in self.cameras.values():
             cam.producer.start()
         self._worker.start()
@@ -208,6 +230,7 @@ class Pipeline:
             for cam in self.cameras.values():
                 for message in cam.engine.close("shutdown"):
                     self._publish(message)
+            self.publish_states()
         if self.recorder is not None:
             self.recorder.close()
         self.retention.close()
@@ -287,6 +310,15 @@ class Pipeline:
     def publish_statuses(self) -> None:
         for cam in list(self.cameras.values()):
             self._publish_status(cam.producer)
+
+    def publish_states(self, cameras: list[str] | None = None) -> None:
+        """Every rule's state (and the object counts) of these cameras (all by default), changed or not:
+        at start, after a reload and at shutdown. Frames publish only what changed."""
+        for name in cameras if cameras is not None else list(self.cameras):
+            cam = self.cameras.get(name)
+            if cam is not None:
+                for state in cam.engine.updates(cam.engine.last_ts or time.time(), everything=True):
+                    self.bus.state(state)
 
     def _sources_done(self) -> bool:
         return all(cam.producer.done for cam in list(self.cameras.values()))
@@ -382,6 +414,7 @@ class Pipeline:
                 changes.append(change)
             self.config = self.config.model_copy(update={"cameras": cameras})
             self.recorder = recorder
+            self.publish_states([name for name, _ in plan])
         return changes
 
     def _add(self, runtime: CameraRuntime) -> None:
@@ -473,6 +506,8 @@ class Pipeline:
                 self.recorder.record(frame, detections, update.tracks, update.removed, decisions)
             for message in cam.engine.process(frame, detections, update.tracks, update.removed, decisions):
                 self._publish(message)
+            for state in cam.engine.updates(frame.ts):
+                self.bus.state(state)
             if update.removed and self.attributes.enabled:
                 self.attributes.forget(frame.camera, update.removed)
             if cam.head_check is not None and not cam.head_check.done:

@@ -52,7 +52,7 @@ def checked_detector(config: Config) -> Detector:
 
 def output_problems(config: Config) -> list[str]:
     s = config.sinks
-    targets: list[tuple[str, Path, Kind]] = []
+    targets: list[tuple[str, Path, Kind]] = [("state_file", config.state_file, "db")]
     if s.jsonl.enabled:
         targets.append(("sinks.jsonl.path", s.jsonl.path, "file"))
     if s.snapshots.enabled:

@@ -26,9 +26,13 @@ from collections.abc import Sequence
 from sitewatch.daemon.backoff import Backoff
 from sitewatch.daemon.events import CameraStatus, EventMessage
 from sitewatch.daemon.logs import Throttle
+from sitewatch.daemon.state import CameraObjects, RuleState, StateMessage
 from sitewatch.daemon.supervisor import SupervisedThread
 
 log = logging.getLogger(__name__)
+
+Item = EventMessage | CameraStatus | RuleState | CameraObjects
+"""What a sink worker delivers: events, and the latest statuses and states."""
 
 TRANSIENT_ERRORS = (OSError, sqlite3.OperationalError)
 """Write errors worth retrying: they come from the disk or the network, not from the message."""
@@ -44,6 +48,9 @@ class Sink(ABC):
     def write_status(self, status: CameraStatus) -> None:  # noqa: B027 - most sinks ignore statuses
         """A camera changed state (or its periodic status is due)."""
 
+    def write_state(self, state: StateMessage) -> None:  # noqa: B027 - most sinks ignore states
+        """A rule's state or a camera's object counts changed (daemon/state.py)."""
+
     def close(self) -> None:  # noqa: B027 - sinks without resources need no close
         """Flush and release resources; called once, after the last write."""
 
@@ -56,10 +63,8 @@ class SinkWorker:
         self.dropped = 0
         """Events lost: the queue was full, the message could not be written, or shutdown came first."""
         self.written = 0
-        self._queue: queue.Queue[EventMessage | CameraStatus] = queue.Queue(capacity)
-        self._current: EventMessage | CameraStatus | None = (
-            None  # taken, not yet written (kept across a restart)
-        )
+        self._queue: queue.Queue[Item] = queue.Queue(capacity)
+        self._current: Item | None = None  # taken, not yet written (kept across a restart)
         self._closing = threading.Event()
         self._wake = threading.Event()
         self._close_deadline = float("inf")
@@ -72,12 +77,12 @@ class SinkWorker:
     def degraded(self) -> bool:
         return bool(self._failing)
 
-    def submit(self, item: EventMessage | CameraStatus) -> None:
+    def submit(self, item: Item) -> None:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
             self.dropped += 1
-            what = f"event {item.event.event_id}" if isinstance(item, EventMessage) else "a camera status"
+            what = f"event {item.event.event_id}" if isinstance(item, EventMessage) else type(item).__name__
             self._throttle.log(logging.ERROR, f"sink {self.sink.name}: queue full, dropping events", what)
 
     def pending(self) -> int:
@@ -102,13 +107,15 @@ class SinkWorker:
             self.errors += 1
             log.error("sink %s: close failed: %s", self.sink.name, exc)
 
-    def _deliver(self, item: EventMessage | CameraStatus, worker: SupervisedThread) -> bool:
+    def _deliver(self, item: Item, worker: SupervisedThread) -> bool:
         """Write one item, retrying I/O errors. False when shutdown's deadline passed first."""
         backoff = Backoff(start=0.5, maximum=30.0)
         while True:
             try:
                 if isinstance(item, CameraStatus):
                     self.sink.write_status(item)
+                elif isinstance(item, RuleState | CameraObjects):
+                    self.sink.write_state(item)
                 else:
                     self.sink.write(item)
                     self.written += 1
@@ -155,7 +162,7 @@ class SinkWorker:
             assert isinstance(lost[0], EventMessage)
             self._lose(lost[0], len(lost), "the sink was still failing at shutdown")
 
-    def _lose(self, first: EventMessage | CameraStatus, n: int, why: str) -> None:
+    def _lose(self, first: Item, n: int, why: str) -> None:
         if isinstance(first, EventMessage):
             self.dropped += n
             log.error(
@@ -201,6 +208,10 @@ class EventBus:
     def status(self, status: CameraStatus) -> None:
         for worker in self.workers:
             worker.submit(status)
+
+    def state(self, state: StateMessage) -> None:
+        for worker in self.workers:
+            worker.submit(state)
 
     def close(self, timeout: float) -> bool:
         """Close every sink in parallel; each gets ``timeout`` seconds to write what it holds."""

@@ -21,11 +21,16 @@ Topics (see ``docs/mqtt.md``):
 - ``<prefix>/<camera>/events``: every event, QoS as configured, not retained;
 - ``<prefix>/availability``: ``online`` retained on connect, ``offline`` as Last Will and on clean exit;
 - ``<prefix>/<camera>/status``: the camera's state and frame rate, retained;
-- ``<prefix>/<camera>/snapshot``: the latest alert's annotated JPEG, retained (optional).
+- ``<prefix>/<camera>/snapshot``: the latest alert's annotated JPEG, retained (optional);
+- ``<prefix>/<camera>/rules/<rule>/state``: ``ON`` while any alert of the rule is active, else ``OFF``,
+  with ``…/attributes`` (JSON: active count, alert ids, enabled, snoozed, acknowledged) and, for line
+  rules, ``…/count`` (crossings per direction), all retained;
+- ``<prefix>/<camera>/objects``: objects in view per label and per zone (JSON), retained.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import sqlite3
@@ -42,6 +47,7 @@ from sitewatch.daemon.config import MqttSinkConfig, mqtt_password
 from sitewatch.daemon.events import CameraStatus, EventMessage
 from sitewatch.daemon.logs import Throttle
 from sitewatch.daemon.redact import register_secret
+from sitewatch.daemon.state import RuleState, StateMessage
 from sitewatch.daemon.supervisor import SupervisedThread
 
 from .annotate import encode_jpeg
@@ -119,6 +125,19 @@ class MqttSink(Sink):
 
     def write_status(self, status: CameraStatus) -> None:
         self._set_retained(f"{self.prefix}/{status.camera}/status", status.to_json().encode())
+        self._wake.set()
+
+    def write_state(self, state: StateMessage) -> None:
+        """Rule states and object counts: retained, latest value only (a consumer that joins late, or
+        Home Assistant after a restart, reads the current state at once)."""
+        if isinstance(state, RuleState):
+            base = f"{self.prefix}/{state.camera}/rules/{state.rule}"
+            self._set_retained(f"{base}/attributes", _json(state.attributes()))
+            if (counts := state.count_payload()) is not None:
+                self._set_retained(f"{base}/count", _json(counts))
+            self._set_retained(f"{base}/state", b"ON" if state.on else b"OFF")
+        else:
+            self._set_retained(f"{self.prefix}/{state.camera}/objects", state.to_json().encode())
         self._wake.set()
 
     def close(self) -> None:
@@ -342,6 +361,10 @@ class MqttSink(Sink):
             s.untracked.discard(mid)
         else:
             s.early_acks.add(mid)
+
+
+def _json(payload: object) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
 class _Session:

@@ -1,4 +1,4 @@
-"""``[camera_defaults]``: settings and rules written once, inherited by every camera, overridden per camera."""
+"""``[camera_defaults]``: settings and rules written once, inherited by every camera, overridden by name."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitewatch.daemon.attributes.vote import Decision
-from sitewatch.daemon.config import CameraConfig
+from sitewatch.daemon.config import CameraConfig, ConfigError, LineConfig, parse_config
 from sitewatch.daemon.events import Event
 from sitewatch.daemon.rules import build_engine
 from sitewatch.daemon.types import Detections, Frame, Tracks
@@ -344,10 +344,12 @@ def test_crowd_counts_people_in_the_zone_as_one_alert() -> None:
 
 # --- lines ---------------------------------------------------------------------------------------------
 
-LINE = {"door": {"points": [[0.5, 0.0], [0.5, 1.0]]}}  # vertical, A at the top: left of A→B is x > 100
+LINE = {"door": {"points": [[0.5, 0.0], [0.5, 1.0]]}}  # upright, at x = 100 of 200
 
 
-def crossings(direction: str, xs: list[float], cooldown: float = 0.0) -> list[Event]:
+def crossings(
+    direction: str, xs: list[float], cooldown: float = 0.0, lines: dict[str, Any] = LINE
+) -> list[Event]:
     rule = {
         "name": "count",
         "kind": "line_crossing",
@@ -356,25 +358,92 @@ def crossings(direction: str, xs: list[float], cooldown: float = 0.0) -> list[Ev
         "cooldown": cooldown,
     }
     frames = [(i / 10, tracks((7, at(x - 10), "person")), Detections.empty(), ()) for i, x in enumerate(xs)]
-    return run({"lines": LINE, "rules": [rule]}, frames)
+    return run({"lines": lines, "rules": [rule]}, frames)
+
+
+def ways(events: list[Event]) -> list[str]:
+    return [e.line["direction"] for e in events if e.type == "start" and e.line]
 
 
 def test_each_crossing_is_one_event_with_running_counts() -> None:
-    events = crossings("both", [80, 90, 110, 120, 130, 95, 90])
+    events = crossings("both", [80, 90, 110, 120, 130, 95, 90])  # right on screen, then back left
     assert [(e.type, e.reason, e.line["direction"] if e.line else None) for e in events] == [
-        ("start", None, "right_to_left"),
-        ("end", "crossed", "right_to_left"),
         ("start", None, "left_to_right"),
         ("end", "crossed", "left_to_right"),
+        ("start", None, "right_to_left"),
+        ("end", "crossed", "right_to_left"),
     ]
-    assert events[-1].line == {"name": "door", "direction": "left_to_right",
-                               "counts": {"left_to_right": 1, "right_to_left": 1}}  # fmt: skip
+    counts = {"left_to_right": 1, "right_to_left": 1}
+    assert events[-1].line == {
+        "name": "door",
+        "direction": "right_to_left",
+        "counts": counts,
+        "suppressed": 0,
+    }
     assert events[0].duration_s == 0
 
 
-def test_direction_filter_and_cooldown() -> None:
-    assert len(crossings("left_to_right", [80, 120, 80, 120])) == 2  # only the way back counts
-    assert len(crossings("both", [80, 120, 80, 120], cooldown=5.0)) == 2  # one crossing, then cooldown
+WALKS = [
+    # (line points, inside, feet positions as (x, y) per frame, expected directions)
+    ([[0.5, 0.0], [0.5, 1.0]], None, [(80, 90), (120, 90)], ["left_to_right"]),
+    ([[0.5, 1.0], [0.5, 0.0]], None, [(80, 90), (120, 90)], ["left_to_right"]),  # points swapped: same
+    ([[0.5, 0.0], [0.5, 1.0]], None, [(120, 90), (80, 90)], ["right_to_left"]),
+    ([[0.5, 0.0], [0.5, 1.0]], "right", [(80, 90), (120, 90), (80, 90)], ["in", "out"]),
+    ([[0.5, 1.0], [0.5, 0.0]], "left", [(80, 90), (120, 90), (80, 90)], ["out", "in"]),
+    ([[0.0, 0.5], [1.0, 0.5]], None, [(100, 30), (100, 70)], ["top_to_bottom"]),
+    ([[1.0, 0.5], [0.0, 0.5]], None, [(100, 70), (100, 30)], ["bottom_to_top"]),
+    ([[0.0, 0.5], [1.0, 0.5]], "above", [(100, 30), (100, 70), (100, 30)], ["out", "in"]),
+    ([[0.2, 0.0], [0.7, 1.0]], None, [(40, 50), (140, 50)], ["left_to_right"]),  # slanted, upright
+]
+
+
+@pytest.mark.parametrize(("points", "inside", "feet", "expected"), WALKS)
+def test_a_worker_walking_both_ways_is_named_as_seen_on_screen(
+    points: list[list[float]], inside: str | None, feet: list[tuple[float, float]], expected: list[str]
+) -> None:
+    line: dict[str, Any] = {"points": points} | ({"inside": inside} if inside else {})
+    rule = {"name": "count", "kind": "line_crossing", "line": "door", "cooldown": 0.0}
+    boxes = [(x - 10, y - 40, x + 10, y) for x, y in feet]  # feet (bottom centre) at (x, y)
+    frames = [(i / 10, tracks((7, box, "person")), Detections.empty(), ()) for i, box in enumerate(boxes)]
+    assert ways(run({"lines": {"door": line}, "rules": [rule]}, frames)) == expected
+
+
+def test_direction_filter_counts_both_ways_but_alerts_one() -> None:
+    events = crossings("right_to_left", [80, 120, 80, 120])
+    assert ways(events) == ["right_to_left"]  # only the way back alerts
+    assert events[-1].line is not None and events[-1].line["counts"] == {
+        "left_to_right": 1,
+        "right_to_left": 1,
+    }
+
+
+def test_cooldown_suppresses_notifications_not_counts() -> None:
+    """A worker dithering on the gate: four crossings counted, one notified, three suppressed."""
+    events = crossings("both", [80, 120, 80, 120, 80], cooldown=5.0)
+    starts = [e for e in events if e.type == "start"]
+    assert len(starts) == 1
+    final = crossings("both", [80, 120, 80, 120, 80, 80, 80] + [80] * 50 + [120], cooldown=5.0)
+    last = [e for e in final if e.type == "start"][-1].line
+    assert last is not None
+    assert last["counts"] == {"left_to_right": 3, "right_to_left": 2}
+    assert last["suppressed"] == 3  # 5 crossings = 2 notified + 3 suppressed
+
+
+def test_a_direction_the_line_does_not_have_is_a_config_error(tmp_path: Path) -> None:
+    script = tmp_path / "script.jsonl"
+    script.write_text('{"labels": ["person"]}\n')
+    (tmp_path / "x.mp4").write_bytes(b"")
+    gate = {"points": [[0.5, 0], [0.5, 1]], "inside": "left"}
+    rule = {"name": "c", "kind": "line_crossing", "line": "gate", "direction": "left_to_right"}
+    cfg = {"name": "cam", "url": "x.mp4", "lines": {"gate": gate}, "rules": [rule]}
+    with pytest.raises(ConfigError) as err:
+        parse_config({"model": {"backend": "scripted", "path": str(script)}, "cameras": [cfg]}, tmp_path)
+    assert any("direction: line 'gate' is crossed 'in' or 'out' (or 'both')" in p for p in err.value.problems)
+
+
+def test_inside_must_be_a_side_the_line_has() -> None:
+    with pytest.raises(ValueError, match="its sides are 'above' or 'below'"):
+        LineConfig.model_validate({"points": [[0, 0.5], [1, 0.5]], "inside": "left"})
 
 
 def test_stepping_onto_the_line_then_over_it_is_one_crossing() -> None:

@@ -3,6 +3,8 @@ alerts (``lifecycle``)."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 from ..config import (
     CameraConfig,
     CrowdRuleConfig,
@@ -16,7 +18,7 @@ from .base import Rule, Scene, Subject, Timing
 from .crowd import CrowdRule
 from .engine import RuleEngine
 from .lifecycle import Lifecycle, Transition
-from .line import LineCrossingRule
+from .line import LineCrossingRule, LineTally
 from .ppe import PpeRule
 from .zone import DwellRule, ZoneIntrusionRule
 
@@ -25,6 +27,7 @@ __all__ = [
     "DwellRule",
     "Lifecycle",
     "LineCrossingRule",
+    "LineTally",
     "PpeRule",
     "Rule",
     "RuleEngine",
@@ -38,18 +41,30 @@ __all__ = [
 ]
 
 
-def build_rule(cfg: RuleConfig) -> Rule:
-    rule = _rule(cfg)
+Tallies = MutableMapping[tuple[str, str], LineTally]
+"""Line counts by (camera, rule name), kept by the pipeline across reloads and restarts."""
+
+
+def build_rule(cfg: RuleConfig, camera: CameraConfig, tallies: Tallies | None = None) -> Rule:
+    rule = _rule(cfg, camera, tallies)
     rule.ignore_stationary = cfg.ignore_stationary
     rule.enabled = cfg.enabled
     return rule
 
 
-def _rule(cfg: RuleConfig) -> Rule:
+def _rule(cfg: RuleConfig, camera: CameraConfig, tallies: Tallies | None) -> Rule:
     if isinstance(cfg, LineCrossingRuleConfig):
-        timing = Timing(0.0, 0.0, cfg.cooldown, instant=True)
+        line = camera.lines[cfg.line]
         return LineCrossingRule(
-            cfg.name, timing, line=cfg.line, direction=cfg.direction, labels=cfg.labels, anchor=cfg.anchor
+            cfg.name,
+            Timing(0.0, 0.0, cfg.cooldown, instant=True),
+            line=cfg.line,
+            directions=line.directions(),
+            toward=line.toward(),
+            direction=cfg.direction,
+            labels=cfg.labels,
+            anchor=cfg.anchor,
+            tally=None if tallies is None else tallies.setdefault((camera.name, cfg.name), LineTally({})),
         )
     if isinstance(cfg, DwellRuleConfig):
         timing = Timing(cfg.max_seconds, cfg.clear_after, cfg.cooldown, cfg.update_interval)
@@ -81,5 +96,9 @@ def _rule(cfg: RuleConfig) -> Rule:
     raise TypeError(f"no rule for {type(cfg).__name__}")  # pragma: no cover - config admits no other
 
 
-def build_engine(camera: CameraConfig, *, model: str, snapshots: bool) -> RuleEngine:
-    return RuleEngine(camera, [build_rule(r) for r in camera.rules], model=model, snapshots=snapshots)
+def build_engine(
+    camera: CameraConfig, *, model: str, snapshots: bool, tallies: Tallies | None = None
+) -> RuleEngine:
+    """A camera's rules; a line rule takes its counts from ``tallies`` (a new one starts at zero)."""
+    rules = [build_rule(r, camera, tallies) for r in camera.rules]
+    return RuleEngine(camera, rules, model=model, snapshots=snapshots)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -11,12 +12,18 @@ import numpy.typing as npt
 from ..attributes.vote import Attributes
 from ..config import CameraConfig
 from ..events import BBox, Event, EventMessage, RuleRef, SnapshotRequest, iso_utc, new_id
+from ..geometry import anchor_points, points_in_polygon
+from ..state import CameraObjects, RuleState, StateMessage
 from ..types import Detections, Frame, Tracks
 from .base import Rule, Scene
 from .lifecycle import Lifecycle, Transition
+from .line import LineTally
 from .motion import Motion
 
 HOST = socket.gethostname()
+OBJECTS_INTERVAL = 0.5
+"""Seconds of frame time between two object-count updates of a camera (counts flicker with the
+detector; the latest value is always published once the interval has passed)."""
 
 
 Shapes = dict[str, npt.NDArray[np.float32]]
@@ -61,6 +68,21 @@ class RuleEngine:
         self._last_frame: tuple[int, float | None] | None = None
         self._size = (1, 1)
         self._attributes: Attributes = {}
+        self.snoozed_until: dict[str, float] = {}
+        """Rule name → wall-clock time until which an operator snoozed it (it is not evaluated)."""
+        self.enabled_by_command: set[str] = set()
+        """Rules whose ``enabled`` an operator's command set (persisted; the config's value otherwise)."""
+        self.acknowledged: set[str] = set()
+        """Active alerts an operator acknowledged."""
+        self._published: list[tuple[object, ...] | None] = [None] * len(self.rules)
+        self._objects: tuple[object, ...] | None = None
+        self._objects_due = -np.inf
+        self._objects_pending: CameraObjects | None = None
+
+    @property
+    def last_ts(self) -> float:
+        """Time of the last frame processed (0 before the first)."""
+        return self._last_ts
 
     def process(
         self,
@@ -84,11 +106,108 @@ class RuleEngine:
             self._attributes,
         )  # fmt: skip
         out: list[EventMessage] = []
+        if self.snoozed_until:
+            now = time.time()
+            for name in [n for n, until in self.snoozed_until.items() if until <= now]:
+                del self.snoozed_until[name]  # the snooze is over: the rule runs again
         for rule, life in zip(self.rules, self.lifecycles, strict=True):
-            if rule.enabled:
-                out.extend(self._message(rule, tr, scene) for tr in life.step(frame.ts, rule.evaluate(scene), removed))
+            if rule.enabled and rule.name not in self.snoozed_until:
+                out.extend(
+                    self._message(rule, tr, scene)
+                    for tr in life.step(frame.ts, rule.evaluate(scene), removed)
+                )
             rule.forget(removed)
+
+        self._count_objects(scene)
         return out
+
+    # --- what an operator sees between events (daemon/state.py) ------------------------------------
+
+    def updates(self, ts: float, *, everything: bool = False) -> list[StateMessage]:
+        """The rule states that changed since the last call (all of them with ``everything``: at start
+        and after a reload), and the camera's object counts when they changed (at most every
+        ``OBJECTS_INTERVAL`` seconds of frame time, the latest value always published in the end)."""
+        out: list[StateMessage] = []
+        live: set[str] = set()
+        for i, (rule, life) in enumerate(zip(self.rules, self.lifecycles, strict=True)):
+            active = life.active_ids()
+            live.update(active)
+            acked = tuple(a for a in active if a in self.acknowledged)
+            tally: LineTally | None = getattr(rule, "tally", None)
+            snoozed = self.snoozed_until.get(rule.name)
+            key = (active, rule.enabled, snoozed, acked, None if tally is None else tally.version)
+            if everything or key != self._published[i]:
+                self._published[i] = key
+                out.append(
+                    RuleState(
+                        self.camera, rule.name, rule.kind, active, ts, rule.enabled, snoozed, acked,
+                        None if tally is None else dict(tally.counts),
+                        None if tally is None else tally.suppressed,
+                        enabled_by="command" if rule.name in self.enabled_by_command else "config",
+                    )
+                )  # fmt: skip
+        self.acknowledged &= live  # an ended alert is no longer acknowledged
+        if self._objects_pending is not None and (everything or ts >= self._objects_due):
+            out.append(self._objects_pending)
+            self._objects_pending = None
+            self._objects_due = ts + OBJECTS_INTERVAL
+        return out
+
+    def _count_objects(self, scene: Scene) -> None:
+        tracks = scene.tracks
+        keep = np.ones(len(tracks), bool) if scene.background is None else ~scene.background
+        labels = tracks.label[keep]
+        names, counts = np.unique(labels, return_counts=True)
+        by_label = dict(zip(names.tolist(), counts.tolist(), strict=True))
+        zones: dict[str, dict[str, int]] = {}
+        if scene.zones:
+            feet = anchor_points(tracks.xyxy[keep], "bottom_center")
+            for zone, polygon in scene.zones.items():
+                inside = points_in_polygon(feet, polygon) if len(feet) else np.zeros(0, bool)
+                z_names, z_counts = np.unique(labels[inside], return_counts=True)
+                zones[zone] = dict(zip(z_names.tolist(), z_counts.tolist(), strict=True))
+        key = (by_label, zones)
+        if key != self._objects:
+            self._objects = key
+            self._objects_pending = CameraObjects(self.camera, by_label, zones, scene.frame.ts)
+
+    # --- operator commands (applied on the inference thread, between frames) -----------------------
+
+    def rule(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    def set_enabled(self, name: str, enabled: bool) -> list[EventMessage]:
+        """Switch a rule on or off; switching off ends its active alerts (reason ``disabled``)."""
+        rule = self.rule(name)
+        if rule is None:
+            raise KeyError(name)
+        rule.enabled = enabled
+        self.enabled_by_command.add(name)
+        return [] if enabled else self._end_rule(rule, "disabled")
+
+    def snooze(self, name: str, until: float | None) -> list[EventMessage]:
+        """Stop evaluating a rule until ``until`` (wall clock; None: resume now). Its active alerts end
+        (reason ``snoozed``): while snoozed the rule says nothing, so nothing it said may stay open."""
+        rule = self.rule(name)
+        if rule is None:
+            raise KeyError(name)
+        if until is None:
+            self.snoozed_until.pop(name, None)
+            return []
+        self.snoozed_until[name] = until
+        return self._end_rule(rule, "snoozed")
+
+    def acknowledge(self, alert_id: str) -> str | None:
+        """Mark an active alert acknowledged; returns its rule's name (None: no such active alert)."""
+        for rule, life in zip(self.rules, self.lifecycles, strict=True):
+            if alert_id in life.active_ids():
+                self.acknowledged.add(alert_id)
+                return rule.name
+        return None
+
+    def _end_rule(self, rule: Rule, reason: str) -> list[EventMessage]:
+        life = self.lifecycles[self.rules.index(rule)]
+        return [self._message(rule, tr, None) for tr in life.close(self._last_ts, reason)]
 
     def close(self, reason: str = "shutdown") -> list[EventMessage]:
         """End every active alert, so that every ``start`` has its ``end``."""

@@ -6,7 +6,8 @@ The alert ends when the condition has been false for more than ``clear_after`` (
 the tracker removes the subject (``track_lost``), or when the daemon stops (``shutdown``). After an end,
 the subject is ignored for ``cooldown`` seconds. While active, an ``update`` is sent at most every
 ``update_interval`` seconds (if set). Instant rules (line crossings) turn each verdict into a ``start``
-and an ``end`` (reason ``crossed``) in the same frame. State is kept only for subjects that are pending,
+and an ``end`` (reason ``crossed``) in the same frame; they keep no state here (a line rule applies its
+own cooldown, because it counts what it does not notify). State is kept only for subjects that are pending,
 active or cooling down, so memory stays bounded by the objects in view.
 """
 
@@ -67,6 +68,10 @@ class Lifecycle:
     def active(self) -> int:
         return sum(1 for s in self._states.values() if s.phase is Phase.ACTIVE)
 
+    def active_ids(self) -> tuple[str, ...]:
+        """Ids of the active alerts, oldest first (UUIDv7 sorts by creation)."""
+        return tuple(sorted(s.alert_id for s in self._states.values() if s.phase is Phase.ACTIVE))
+
     def step(
         self, ts: float, holding: Mapping[Hashable, Subject], removed: Iterable[Hashable] = ()
     ) -> list[Transition]:
@@ -81,8 +86,7 @@ class Lifecycle:
         for key, subject in holding.items():
             st = self._states.get(key)
             if t.instant:
-                if st is None or ts >= st.cooldown_until:
-                    out += self._instant(key, subject, ts)
+                out += self._instant(subject, ts)
                 continue
             began = ts if subject.since is None else min(subject.since, ts)
             if st is None:
@@ -119,12 +123,9 @@ class Lifecycle:
                 del self._states[key]
         return out
 
-    def _instant(self, key: Hashable, subject: Subject, ts: float) -> list[Transition]:
+    @staticmethod
+    def _instant(subject: Subject, ts: float) -> list[Transition]:
         alert_id = new_id()
-        if self.timing.cooldown > 0:
-            self._states[key] = _State(Phase.COOLDOWN, ts, ts, subject, alert_id, ts + self.timing.cooldown)
-        else:
-            self._states.pop(key, None)
         return [
             Transition("start", alert_id, subject, ts, None, ts, None),
             Transition("end", alert_id, subject, ts, ts, ts, "crossed"),
