@@ -18,6 +18,7 @@ then let each sink write what it holds and close.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import Counter, deque
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from sitewatch.trackers import Tracker, create_tracker
 
 from .attributes.stage import AttributeStage
+from .commands import ALL, Command, CommandError, CommandReply
 from .config import CameraConfig, Config, PpeRuleConfig, build
 from .detectors import Detector
 from .events import CameraStatus, EventMessage
@@ -38,12 +40,14 @@ from .resolution import HeadSizeCheck
 from .retention import RetentionWorker
 from .rules import RuleEngine, build_engine
 from .sources import CameraState, Producer, create_source
+from .state import Override
 from .supervisor import SupervisedThread, WorkerState, supervisor
 from .types import Detections, Frame, Tracks, TrackUpdate
 
 log = logging.getLogger(__name__)
 
 LATENCY_WINDOW = 65536
+
 WARM_UP_AUTO_LONG_SIDE = 1280
 """With ``imgsz = "auto"`` the cameras' sizes are unknown until they deliver; warm up at 720p's."""
 
@@ -60,6 +64,8 @@ class CameraRuntime:
     gate: Gate = field(default_factory=Gate)
     last: tuple[Detections, Tracks] | None = None
     """The last detected frame's detections and tracks, which gated frames hold."""
+    disabled: bool = False
+    """Switched off by an operator's command: its producer is stopped and its frames are not judged."""
     processed: int = 0
     held: int = 0
     """Frames gating kept from the detector (their rules ran on the held tracks)."""
@@ -104,6 +110,7 @@ class Pipeline:
         self.frame_errors = 0
         """Frames whose tracking or rules raised (skipped; the camera goes on)."""
         self.stop_event = threading.Event()
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._abandon = threading.Event()
         self._lock = threading.Lock()
         self._throttle = Throttle(log)
@@ -119,6 +126,7 @@ class Pipeline:
             self._add(self._make_camera(cam, i))
         rotate = config.retention.rotate_daily
         self.bus = EventBus([*create_sinks(config.sinks, rotate_daily=rotate), StateSink(self.store)])
+        self.bus.listen(self.submit_command)
         self.recorder = (
             build("record_dir", lambda: Recorder(config.record_dir, rotate_daily=rotate))
             if any(c.record_tracks for c in config.cameras)
@@ -142,7 +150,10 @@ class Pipeline:
         people = frozenset(r.person_label for r in cam.rules if isinstance(r, PpeRuleConfig))
         check = HeadSizeCheck(cam.name, people, self.config.model.min_input_head_px) if people else None
         gate = Gate(cam.detect_every, cam.motion_threshold if cam.motion_gate else None, cam.motion_refresh)
-        return CameraRuntime(cam, producer, tracker, self._engine(cam, index), check, gate)
+        runtime = CameraRuntime(cam, producer, tracker, self._engine(cam, index), check, gate)
+        override = self.overrides.get((cam.name, ""))
+        runtime.disabled = override is not None and override.enabled is False
+        return runtime
 
     def _engine(self, cam: CameraConfig, index: int) -> RuleEngine:
         engine = build(
@@ -183,7 +194,15 @@ class Pipeline:
         self._started = self.heartbeat = time.monotonic()
         self.publish_states()
         for cam in self.cameras.values():
-            cam.producer.start()
+            if cam.disabled:
+                log.warning(
+                    "camera %s is switched off by an operator's command; '%s/set ON' starts it",
+                    cam.config.name,
+                    cam.config.name,
+                )
+                self._publish_status(cam.producer)
+            else:
+                cam.producer.start()
         self._worker.start()
         self.attributes.start()
         self.retention.start()
@@ -321,7 +340,88 @@ class Pipeline:
                     self.bus.state(state)
 
     def _sources_done(self) -> bool:
-        return all(cam.producer.done for cam in list(self.cameras.values()))
+        """Every camera that is switched on has finished (a daemon whose cameras an operator switched
+        off waits for a command, it does not end)."""
+        watched = [cam for cam in list(self.cameras.values()) if not cam.disabled]
+        return bool(watched) and all(cam.producer.done for cam in watched)
+
+    def cameras_disabled(self) -> int:
+        return sum(1 for cam in list(self.cameras.values()) if cam.disabled)
+
+    # --- operator commands (daemon/commands.py) ----------------------------------------------------
+
+    def submit_command(self, command: Command) -> None:
+        """Thread-safe (the MQTT thread calls it): applied by the inference thread between frames."""
+        self._commands.put(command)
+
+    def _apply_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                with self._lock:
+                    self._apply(command)
+            except CommandError as exc:
+                log.warning("command on %s rejected: %s", command.topic, exc)
+                self.bus.reply(CommandReply(command.topic, command.describe(), str(exc), time.time()))
+            else:
+                log.info("command from %s: %s", command.topic or "the API", command.describe())
+
+    def _apply(self, command: Command) -> None:
+        cam = self.cameras.get(command.camera)
+        if cam is None:
+            raise CommandError(
+                f"unknown camera {command.camera!r} (cameras: {', '.join(sorted(self.cameras))})"
+            )
+        if command.rule is None:
+            self._switch_camera(cam, command.action == "enable")
+            return
+        engine = cam.engine
+        if engine.rule(command.rule) is None:
+            known = ", ".join(r.name for r in engine.rules) or "none"
+            raise CommandError(f"camera {command.camera} has no rule {command.rule!r} (rules: {known})")
+        key = (command.camera, command.rule)
+        saved = self.overrides.get(key, Override())
+        if command.action in ("enable", "disable"):
+            enabled = command.action == "enable"
+            messages = engine.set_enabled(command.rule, enabled)
+            self.overrides[key] = Override(enabled, saved.snoozed_until)
+        elif command.action == "snooze":
+            messages = engine.snooze(command.rule, command.until)
+            self.overrides[key] = Override(saved.enabled, command.until)
+        else:
+            messages = []
+            try:
+                engine.acknowledge(command.rule, None if command.alert_id == ALL else command.alert_id)
+            except LookupError:
+                raise CommandError(f"alert {command.alert_id} is not active on rule {command.rule}") from None
+        for message in messages:
+            self._publish(message)
+        for state in engine.updates(engine.last_ts or time.time()):
+            self.bus.state(state)
+
+    def _switch_camera(self, cam: CameraRuntime, enabled: bool) -> None:
+        name = cam.config.name
+        self.overrides[(name, "")] = Override(enabled)
+        if enabled != cam.disabled:
+            return  # already so
+        cam.disabled = not enabled
+        if cam.disabled:
+            cam.producer.stop()
+            cam.last = None
+            self.attributes.forget_camera(name)
+            for message in cam.engine.close("disabled"):
+                self._publish(message)
+            for state in cam.engine.updates(cam.engine.last_ts or time.time()):
+                self.bus.state(state)
+            self._publish_status(cam.producer)
+        else:
+            old = cam.producer
+            cam.producer = self._producer(cam.config, first_index=old.frames)
+            if self._started:
+                cam.producer.start()
 
     # --- reconfiguration (SIGHUP) ------------------------------------------------------------------
 
@@ -437,6 +537,7 @@ class Pipeline:
         mc = self.config.model
         while not self._abandon.is_set():
             self.heartbeat = time.monotonic()
+            self._apply_commands()
             batch = self.hub.take_batch(mc.max_batch, mc.max_wait_ms / 1000, timeout=0.1)
             if not batch:
                 if (self.stop_event.is_set() or self._sources_done()) and self.hub.pending() == 0:
@@ -485,7 +586,7 @@ class Pipeline:
         """Track and judge one frame; ``detections`` None: gated, the camera's last tracks are held."""
         with self._lock:
             cam = self.cameras.get(frame.camera)
-            if cam is None:
+            if cam is None or cam.disabled:
                 return
             if detections is None:
                 if cam.last is None:
@@ -518,7 +619,12 @@ class Pipeline:
                     log.warning("%s", warning)
 
     def _publish_status(self, producer: Producer) -> None:
-        self.bus.status(CameraStatus(producer.camera.name, producer.state.value, producer.fps, time.time()))
+        runtime = self.cameras.get(producer.camera.name)
+        if runtime is not None and runtime.producer is not producer:
+            return  # a replaced producer's last words: its successor reports
+        off = runtime is not None and runtime.disabled
+        state = CameraState.DISABLED.value if off else producer.state.value
+        self.bus.status(CameraStatus(producer.camera.name, state, producer.fps, time.time()))
 
     def _publish(self, message: EventMessage) -> None:
         ev = message.event

@@ -81,10 +81,12 @@ class Service:
         if not self.ready:
             return False, "starting: model loading or sources not started"
         online = self.pipeline.cameras_online()
-        cameras = f"{online}/{len(self.pipeline.cameras)} cameras online"
+        off = self.pipeline.cameras_disabled()
+        switched_off = f"; {off} switched off by command" if off else ""
+        cameras = f"{online}/{len(self.pipeline.cameras)} cameras online{switched_off}"
         problems = self.pipeline.supervisor.problems()
         if online == 0:
-            problems.insert(0, f"no camera online (0/{len(self.pipeline.cameras)})")
+            problems.insert(0, f"no camera online (0/{len(self.pipeline.cameras)}{switched_off})")
         if problems:
             return False, "\n".join(problems if online == 0 else [cameras, *problems])
         return True, cameras

@@ -14,10 +14,32 @@ before ``ts`` and its ``end`` after.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .events import iso_utc
+
+
+@dataclass(slots=True)
+class LineTally:
+    """Running crossing counts of one line rule; ``version`` moves on every change so that whoever
+    persists or publishes it can tell, without comparing dicts."""
+
+    counts: dict[str, int]
+    suppressed: int = 0
+    """Crossings counted but not notified (the same track crossed again within ``cooldown``)."""
+    version: int = field(default=0, compare=False)
+
+    @classmethod
+    def zero(cls, directions: Sequence[str]) -> LineTally:
+        return cls({d: 0 for d in directions})
+
+    def align(self, directions: Sequence[str]) -> None:
+        """Keep the counts of these direction names (a reload may rename them: an ``inside`` added)."""
+        if list(self.counts) != list(directions):
+            self.counts = {d: self.counts.get(d, 0) for d in directions}
+            self.version += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +103,20 @@ class CameraObjects:
 
 
 StateMessage = RuleState | CameraObjects
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An operator's command that outlives a restart (the state file keeps it): ``enabled`` None means
+    the config decides; a camera's override is kept under rule name ``""``."""
+
+    enabled: bool | None = None
+    snoozed_until: float | None = None
+
+
+@dataclass(slots=True)
+class SavedState:
+    """What the state file holds: line counts and overrides, by (camera, rule)."""
+
+    tallies: dict[tuple[str, str], LineTally] = field(default_factory=dict)
+    overrides: dict[tuple[str, str], Override] = field(default_factory=dict)

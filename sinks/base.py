@@ -21,9 +21,10 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sitewatch.daemon.backoff import Backoff
+from sitewatch.daemon.commands import Command, CommandReply
 from sitewatch.daemon.events import CameraStatus, EventMessage
 from sitewatch.daemon.logs import Throttle
 from sitewatch.daemon.state import CameraObjects, RuleState, StateMessage
@@ -31,8 +32,8 @@ from sitewatch.daemon.supervisor import SupervisedThread
 
 log = logging.getLogger(__name__)
 
-Item = EventMessage | CameraStatus | RuleState | CameraObjects
-"""What a sink worker delivers: events, and the latest statuses and states."""
+Item = EventMessage | CameraStatus | RuleState | CameraObjects | CommandReply
+"""What a sink worker delivers: events, statuses and states, answers to commands."""
 
 TRANSIENT_ERRORS = (OSError, sqlite3.OperationalError)
 """Write errors worth retrying: they come from the disk or the network, not from the message."""
@@ -50,6 +51,12 @@ class Sink(ABC):
 
     def write_state(self, state: StateMessage) -> None:  # noqa: B027 - most sinks ignore states
         """A rule's state or a camera's object counts changed (daemon/state.py)."""
+
+    def write_reply(self, reply: CommandReply) -> None:  # noqa: B027 - only sinks that take commands
+        """A command this sink received was rejected after parsing (unknown rule, alert not active)."""
+
+    def listen(self, handler: Callable[[Command], None]) -> None:  # noqa: B027 - most take no commands
+        """Sinks that receive operator commands (MQTT) pass each parsed command to ``handler``."""
 
     def close(self) -> None:  # noqa: B027 - sinks without resources need no close
         """Flush and release resources; called once, after the last write."""
@@ -116,6 +123,8 @@ class SinkWorker:
                     self.sink.write_status(item)
                 elif isinstance(item, RuleState | CameraObjects):
                     self.sink.write_state(item)
+                elif isinstance(item, CommandReply):
+                    self.sink.write_reply(item)
                 else:
                     self.sink.write(item)
                     self.written += 1
@@ -212,6 +221,14 @@ class EventBus:
     def state(self, state: StateMessage) -> None:
         for worker in self.workers:
             worker.submit(state)
+
+    def reply(self, reply: CommandReply) -> None:
+        for worker in self.workers:
+            worker.submit(reply)
+
+    def listen(self, handler: Callable[[Command], None]) -> None:
+        for worker in self.workers:
+            worker.sink.listen(handler)
 
     def close(self, timeout: float) -> bool:
         """Close every sink in parallel; each gets ``timeout`` seconds to write what it holds."""

@@ -26,6 +26,9 @@ Topics (see ``docs/mqtt.md``):
   with ``…/attributes`` (JSON: active count, alert ids, enabled, snoozed, acknowledged) and, for line
   rules, ``…/count`` (crossings per direction), all retained;
 - ``<prefix>/<camera>/objects``: objects in view per label and per zone (JSON), retained.
+
+It also takes operator commands (daemon/commands.py: ``<camera>/set``, ``<camera>/rules/<rule>/set``,
+``…/snooze/set``, ``…/acknowledge/set``); rejected ones are answered on ``<prefix>/errors``.
 """
 
 from __future__ import annotations
@@ -37,12 +40,15 @@ import sqlite3
 import ssl
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sitewatch.daemon.backoff import Backoff
+from sitewatch.daemon.commands import SUBSCRIPTIONS, Command, CommandError, CommandReply, parse
 from sitewatch.daemon.config import MqttSinkConfig, mqtt_password
 from sitewatch.daemon.events import CameraStatus, EventMessage
 from sitewatch.daemon.logs import Throttle
@@ -105,6 +111,8 @@ class MqttSink(Sink):
         self.connect_failures = 0
         self._retained: dict[str, bytes] = {}  # statuses and snapshots: latest per topic, re-sent on connect
         self._retained_dirty: set[str] = set()
+        self._answers: deque[tuple[str, bytes]] = deque(maxlen=100)
+        self._on_command_parsed: Callable[[Command], None] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -138,6 +146,18 @@ class MqttSink(Sink):
             self._set_retained(f"{base}/state", b"ON" if state.on else b"OFF")
         else:
             self._set_retained(f"{self.prefix}/{state.camera}/objects", state.to_json().encode())
+        self._wake.set()
+
+    def listen(self, handler: Callable[[Command], None]) -> None:
+        self._on_command_parsed = handler
+
+    def write_reply(self, reply: CommandReply) -> None:
+        self._say(f"{self.prefix}/errors", reply.to_json().encode())
+
+    def _say(self, topic: str, payload: bytes) -> None:
+        """Non-retained, QoS 1, not kept in the outbox: answers to commands matter only now."""
+        with self._lock:
+            self._answers.append((topic, payload))
         self._wake.set()
 
     def close(self) -> None:
@@ -180,6 +200,7 @@ class MqttSink(Sink):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def _run(self, worker: SupervisedThread) -> None:
@@ -306,11 +327,19 @@ class MqttSink(Sink):
 
     def _pump(self, client: mqtt.Client) -> None:
         s = self._session
+        if not s.subscribed and self._on_command_parsed is not None:
+            s.subscribed = client.subscribe([(f"{self.prefix}/{f}", 1) for f in SUBSCRIPTIONS])[0] == 0
         with self._lock:
             dirty = [(t, self._retained[t]) for t in sorted(self._retained_dirty)]
             self._retained_dirty.clear()
         for topic, payload in dirty:
             self._publish_retained(client, topic, payload)
+        while True:
+            with self._lock:
+                if not self._answers:
+                    break
+                topic, payload = self._answers.popleft()
+            self._session.untracked.add(client.publish(topic, payload, qos=1).mid)
         room = INFLIGHT_WINDOW - len(s.inflight)
         if room <= 0:
             return
@@ -337,6 +366,23 @@ class MqttSink(Sink):
         self._publish_retained(client, f"{self.prefix}/availability", b"online")
         with self._lock:
             self._retained_dirty = set(self._retained)  # the broker may have restarted without them
+
+    def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        """A command: parse it here (cheap), apply it on the inference thread; never raise into paho."""
+        handler = self._on_command_parsed
+        if handler is None or msg.retain:
+            return  # a retained command is someone's stale mistake: commands are for now
+        try:
+            handler(parse(self.prefix, msg.topic, bytes(msg.payload)))
+        except CommandError as exc:
+            log.warning("MQTT: command on %s rejected: %s", msg.topic, exc)
+            text = msg.payload[:200].decode("utf-8", "replace")
+            self._say(
+                f"{self.prefix}/errors",
+                CommandReply(msg.topic, text, str(exc), time.time()).to_json().encode(),
+            )
+        except Exception:
+            log.exception("MQTT: command on %s could not be handled", msg.topic)
 
     def _on_disconnect(self, _c: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if self._session.acked and not self._stop.is_set():
@@ -382,3 +428,4 @@ class _Session:
         self.refused_publishes: list[tuple[str, str]] = []  # (topic, reason) the broker refused
         self.early_acks: set[int] = set()  # outbox publishes acknowledged inside publish() (QoS 0)
         self.untracked: set[int] = set()  # retained publishes awaiting their acknowledgement
+        self.subscribed = False  # to the command topics

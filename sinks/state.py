@@ -15,12 +15,11 @@ import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from sitewatch.daemon.events import EventMessage
-from sitewatch.daemon.rules import LineTally
-from sitewatch.daemon.state import RuleState, StateMessage
+from sitewatch.daemon.events import CameraStatus, EventMessage
+from sitewatch.daemon.sources import CameraState
+from sitewatch.daemon.state import LineTally, Override, RuleState, SavedState, StateMessage
 
 from .base import Sink
 
@@ -34,20 +33,6 @@ _SCHEMA = (
         camera TEXT NOT NULL, rule TEXT NOT NULL, enabled INTEGER, snoozed_until REAL,
         PRIMARY KEY (camera, rule))""",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    """An operator's command that outlives a restart: ``enabled`` None means the config decides."""
-
-    enabled: bool | None = None
-    snoozed_until: float | None = None
-
-
-@dataclass(slots=True)
-class SavedState:
-    tallies: dict[tuple[str, str], LineTally] = field(default_factory=dict)
-    overrides: dict[tuple[str, str], Override] = field(default_factory=dict)
 
 
 class StateStore:
@@ -123,6 +108,14 @@ class StateStore:
                 (state.camera, state.rule, enabled, state.snoozed_until),
             )
 
+    def save_camera(self, camera: str, *, enabled: bool) -> None:
+        """A camera switched off by a command stays off across restarts (rule '' holds the camera's)."""
+        with self._lock:
+            if enabled:
+                self._db.execute("DELETE FROM overrides WHERE camera = ? AND rule = ''", (camera,))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO overrides VALUES (?, '', 0, NULL)", (camera,))
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -142,6 +135,9 @@ class StateSink(Sink):
     def write_state(self, state: StateMessage) -> None:
         if isinstance(state, RuleState):
             self.store.save(state)
+
+    def write_status(self, status: CameraStatus) -> None:
+        self.store.save_camera(status.camera, enabled=status.state != CameraState.DISABLED.value)
 
     def close(self) -> None:
         self.store.close()

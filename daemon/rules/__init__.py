@@ -14,11 +14,12 @@ from ..config import (
     RuleConfig,
     ZoneIntrusionRuleConfig,
 )
+from ..state import LineTally
 from .base import Rule, Scene, Subject, Timing
 from .crowd import CrowdRule
 from .engine import RuleEngine
 from .lifecycle import Lifecycle, Transition
-from .line import LineCrossingRule, LineTally
+from .line import LineCrossingRule
 from .ppe import PpeRule
 from .zone import DwellRule, ZoneIntrusionRule
 

@@ -13,11 +13,10 @@ from ..attributes.vote import Attributes
 from ..config import CameraConfig
 from ..events import BBox, Event, EventMessage, RuleRef, SnapshotRequest, iso_utc, new_id
 from ..geometry import anchor_points, points_in_polygon
-from ..state import CameraObjects, RuleState, StateMessage
+from ..state import CameraObjects, LineTally, RuleState, StateMessage
 from ..types import Detections, Frame, Tracks
 from .base import Rule, Scene
 from .lifecycle import Lifecycle, Transition
-from .line import LineTally
 from .motion import Motion
 
 HOST = socket.gethostname()
@@ -197,13 +196,20 @@ class RuleEngine:
         self.snoozed_until[name] = until
         return self._end_rule(rule, "snoozed")
 
-    def acknowledge(self, alert_id: str) -> str | None:
-        """Mark an active alert acknowledged; returns its rule's name (None: no such active alert)."""
-        for rule, life in zip(self.rules, self.lifecycles, strict=True):
-            if alert_id in life.active_ids():
-                self.acknowledged.add(alert_id)
-                return rule.name
-        return None
+    def acknowledge(self, name: str, alert_id: str | None = None) -> int:
+        """Mark one active alert of rule ``name`` (or, with None, every one) acknowledged; returns how
+        many. Raises KeyError for an unknown rule, LookupError for an alert id that is not active."""
+        rule = self.rule(name)
+        if rule is None:
+            raise KeyError(name)
+        active = self.lifecycles[self.rules.index(rule)].active_ids()
+        if alert_id is None:
+            self.acknowledged.update(active)
+            return len(active)
+        if alert_id not in active:
+            raise LookupError(alert_id)
+        self.acknowledged.add(alert_id)
+        return 1
 
     def _end_rule(self, rule: Rule, reason: str) -> list[EventMessage]:
         life = self.lifecycles[self.rules.index(rule)]

@@ -18,35 +18,14 @@ one event, not ten — and the tally says how many crossings were counted withou
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from ..config import LineDirection
 from ..geometry import Anchor, anchor_points
+from ..state import LineTally
 from .base import Rule, Scene, Subject, Timing, track_subjects
-
-
-@dataclass(slots=True)
-class LineTally:
-    """Running crossing counts of one line rule; ``version`` moves on every change so that whoever
-    persists or publishes it can tell, without comparing dicts."""
-
-    counts: dict[str, int]
-    suppressed: int = 0
-    """Crossings counted but not notified (the same track crossed again within ``cooldown``)."""
-    version: int = field(default=0, compare=False)
-
-    @classmethod
-    def zero(cls, directions: Sequence[str]) -> LineTally:
-        return cls({d: 0 for d in directions})
-
-    def align(self, directions: Sequence[str]) -> None:
-        """Keep the counts of these direction names (a reload may rename them: an ``inside`` added)."""
-        if list(self.counts) != list(directions):
-            self.counts = {d: self.counts.get(d, 0) for d in directions}
-            self.version += 1
 
 
 class LineCrossingRule(Rule):

@@ -63,6 +63,8 @@ class CameraState(Enum):
     OFFLINE = "offline"
     ENDED = "ended"
     FAILED = "failed"
+    DISABLED = "disabled"
+    """Switched off by an operator's command (the pipeline reports it; a producer never is)."""
 
 
 OFFLINE_AFTER = 5
