@@ -726,6 +726,14 @@ class MqttSinkConfig(_Model):
     reconnect_max_s: float = Field(
         30.0, ge=1.0, le=HOUR, description="Longest wait between reconnect attempts."
     )
+    discovery: bool = Field(
+        True,
+        description="Publish Home Assistant MQTT discovery configs (retained): a device per camera with "
+        "its rules' sensors, switches and buttons; removed when a camera or rule goes away.",
+    )
+    discovery_prefix: str = Field(
+        "homeassistant", pattern=r"^[A-Za-z0-9_\-]+$", description="Home Assistant's discovery prefix."
+    )
     tls: MqttTlsConfig = Field(default_factory=MqttTlsConfig)  # type: ignore[arg-type]
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)  # type: ignore[arg-type]
 

@@ -127,6 +127,7 @@ class Pipeline:
         rotate = config.retention.rotate_daily
         self.bus = EventBus([*create_sinks(config.sinks, rotate_daily=rotate), StateSink(self.store)])
         self.bus.listen(self.submit_command)
+        self.bus.describe(config)
         self.recorder = (
             build("record_dir", lambda: Recorder(config.record_dir, rotate_daily=rotate))
             if any(c.record_tracks for c in config.cameras)
@@ -513,6 +514,7 @@ class Pipeline:
                     current.config = wanted[name]
                 changes.append(change)
             self.config = self.config.model_copy(update={"cameras": cameras})
+            self.bus.describe(self.config)
             self.recorder = recorder
             self.publish_states([name for name, _ in plan])
         return changes
@@ -620,8 +622,8 @@ class Pipeline:
 
     def _publish_status(self, producer: Producer) -> None:
         runtime = self.cameras.get(producer.camera.name)
-        if runtime is not None and runtime.producer is not producer:
-            return  # a replaced producer's last words: its successor reports
+        if runtime is None or runtime.producer is not producer:
+            return  # a removed camera's or a replaced producer's last words: nobody needs them
         off = runtime is not None and runtime.disabled
         state = CameraState.DISABLED.value if off else producer.state.value
         self.bus.status(CameraStatus(producer.camera.name, state, producer.fps, time.time()))

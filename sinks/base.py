@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 from sitewatch.daemon.backoff import Backoff
 from sitewatch.daemon.commands import Command, CommandReply
+from sitewatch.daemon.config import Config
 from sitewatch.daemon.events import CameraStatus, EventMessage
 from sitewatch.daemon.logs import Throttle
 from sitewatch.daemon.state import CameraObjects, RuleState, StateMessage
@@ -54,6 +55,9 @@ class Sink(ABC):
 
     def write_reply(self, reply: CommandReply) -> None:  # noqa: B027 - only sinks that take commands
         """A command this sink received was rejected after parsing (unknown rule, alert not active)."""
+
+    def describe(self, config: Config) -> None:  # noqa: B027 - most sinks need not know the site
+        """The configured cameras and rules: at start and after every reload."""
 
     def listen(self, handler: Callable[[Command], None]) -> None:  # noqa: B027 - most take no commands
         """Sinks that receive operator commands (MQTT) pass each parsed command to ``handler``."""
@@ -229,6 +233,10 @@ class EventBus:
     def listen(self, handler: Callable[[Command], None]) -> None:
         for worker in self.workers:
             worker.sink.listen(handler)
+
+    def describe(self, config: Config) -> None:
+        for worker in self.workers:
+            worker.sink.describe(config)
 
     def close(self, timeout: float) -> bool:
         """Close every sink in parallel; each gets ``timeout`` seconds to write what it holds."""

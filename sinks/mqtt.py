@@ -27,8 +27,11 @@ Topics (see ``docs/mqtt.md``):
   rules, ``…/count`` (crossings per direction), all retained;
 - ``<prefix>/<camera>/objects``: objects in view per label and per zone (JSON), retained.
 
-It also takes operator commands (daemon/commands.py: ``<camera>/set``, ``<camera>/rules/<rule>/set``,
-``…/snooze/set``, ``…/acknowledge/set``); rejected ones are answered on ``<prefix>/errors``.
+With ``discovery`` on, Home Assistant discovery configs (sinks/homeassistant.py) are retained under
+``<discovery_prefix>/<component>/<node_id>/...``; topics of cameras and rules that went away (now, or
+while the daemon was down) are cleared. It also takes operator commands (daemon/commands.py:
+``<camera>/set``, ``<camera>/rules/<rule>/set``, ``…/snooze/set``, ``…/acknowledge/set``); rejected
+ones are answered on ``<prefix>/errors``.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from sitewatch.daemon.backoff import Backoff
 from sitewatch.daemon.commands import SUBSCRIPTIONS, Command, CommandError, CommandReply, parse
-from sitewatch.daemon.config import MqttSinkConfig, mqtt_password
+from sitewatch.daemon.config import Config, MqttSinkConfig, mqtt_password
 from sitewatch.daemon.events import CameraStatus, EventMessage
 from sitewatch.daemon.logs import Throttle
 from sitewatch.daemon.redact import register_secret
@@ -58,6 +61,7 @@ from sitewatch.daemon.supervisor import SupervisedThread
 
 from .annotate import encode_jpeg
 from .base import Sink
+from .homeassistant import entities, slug
 from .outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,8 @@ log = logging.getLogger(__name__)
 INFLIGHT_WINDOW = 100
 """Most messages sent but not yet acknowledged."""
 DRAIN_ON_CLOSE_S = 3.0
+CLEANUP_WINDOW_S = 5.0
+"""Seconds after connecting during which retained topics of ours are heard, to clear stale ones."""
 CONNACK_TIMEOUT = 10.0
 """Seconds a server that accepted the TCP connection has to answer CONNECT."""
 
@@ -112,6 +118,10 @@ class MqttSink(Sink):
         self._retained: dict[str, bytes] = {}  # statuses and snapshots: latest per topic, re-sent on connect
         self._retained_dirty: set[str] = set()
         self._answers: deque[tuple[str, bytes]] = deque(maxlen=100)
+        self.node_id = slug(self.client_id)
+        self._discovery_root = f"{cfg.discovery_prefix}/"
+        self._discovery: set[str] = set()
+        self._layout: tuple[set[str], set[tuple[str, str]]] | None = None
         self._on_command_parsed: Callable[[Command], None] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -148,6 +158,57 @@ class MqttSink(Sink):
             self._set_retained(f"{self.prefix}/{state.camera}/objects", state.to_json().encode())
         self._wake.set()
 
+    def describe(self, config: Config) -> None:
+        """The site's cameras and rules (at start and after every reload): publish Home Assistant
+        discovery for them and clear — an empty retained message deletes it on the broker — every
+        retained topic of a camera or rule that is gone, discovery included."""
+        self._layout = (
+            {c.name for c in config.cameras},
+            {(c.name, r.name) for c in config.cameras for r in c.rules},
+        )
+        wanted: dict[str, bytes] = {}
+        if self.cfg.discovery:
+            for entity in entities(
+                config, prefix=self.prefix, node_id=self.node_id, snapshots=self.cfg.snapshots
+            ):
+                wanted[entity.topic(self.cfg.discovery_prefix, self.node_id)] = _json(entity.config)
+        with self._lock:
+            gone = [
+                t for t in self._retained if self._retained[t] and (t in self._discovery or self._stale(t))
+            ]
+            for topic in gone:
+                if topic not in wanted:
+                    self._retained[topic] = b""
+                    self._retained_dirty.add(topic)
+            for topic, payload in wanted.items():
+                if self._retained.get(topic) != payload:
+                    self._retained[topic] = payload
+                    self._retained_dirty.add(topic)
+            self._discovery = set(wanted)
+        self._wake.set()
+
+    def _stale(self, topic: str) -> bool:
+        """A state or discovery topic of ours for a camera or rule the config no longer has."""
+        if self._layout is None:
+            return False
+        cameras, rules = self._layout
+        if topic.startswith(self._discovery_root):
+            return topic not in self._discovery
+        levels = topic[len(self.prefix) + 1 :].split("/") if topic.startswith(self.prefix + "/") else []
+        if len(levels) == 2 and levels[1] in ("status", "objects", "snapshot"):
+            return levels[0] not in cameras
+        if len(levels) == 4 and levels[1] == "rules" and levels[3] in ("state", "attributes", "count"):
+            return (levels[0], levels[2]) not in rules
+        return False
+
+    def _cleanup_filters(self) -> list[str]:
+        p = self.prefix
+        return [
+            f"{p}/+/status", f"{p}/+/objects", f"{p}/+/snapshot",
+            f"{p}/+/rules/+/state", f"{p}/+/rules/+/attributes", f"{p}/+/rules/+/count",
+            f"{self.cfg.discovery_prefix}/+/{self.node_id}/+/config",
+        ]  # fmt: skip
+
     def listen(self, handler: Callable[[Command], None]) -> None:
         self._on_command_parsed = handler
 
@@ -170,6 +231,8 @@ class MqttSink(Sink):
         self.outbox.close()
 
     def _set_retained(self, topic: str, payload: bytes) -> None:
+        if payload and self._stale(topic):
+            return  # queued before its camera or rule was removed: describe() has cleared it
         with self._lock:
             self._retained[topic] = payload
             self._retained_dirty.add(topic)
@@ -327,8 +390,15 @@ class MqttSink(Sink):
 
     def _pump(self, client: mqtt.Client) -> None:
         s = self._session
-        if not s.subscribed and self._on_command_parsed is not None:
-            s.subscribed = client.subscribe([(f"{self.prefix}/{f}", 1) for f in SUBSCRIPTIONS])[0] == 0
+        if not s.listening and self._on_command_parsed is not None:  # (the handler may come later)
+            s.listening = True
+            client.subscribe([(f"{self.prefix}/{f}", 1) for f in SUBSCRIPTIONS])
+        if not s.subscribed:
+            s.subscribed, s.connected_at = True, time.monotonic()
+            client.subscribe([(f, 1) for f in self._cleanup_filters()])
+        elif s.connected_at and time.monotonic() - s.connected_at > CLEANUP_WINDOW_S:
+            s.connected_at = 0.0  # the retained messages have come: stop hearing our own publishes
+            client.unsubscribe(self._cleanup_filters())
         with self._lock:
             dirty = [(t, self._retained[t]) for t in sorted(self._retained_dirty)]
             self._retained_dirty.clear()
@@ -368,7 +438,16 @@ class MqttSink(Sink):
             self._retained_dirty = set(self._retained)  # the broker may have restarted without them
 
     def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
-        """A command: parse it here (cheap), apply it on the inference thread; never raise into paho."""
+        """A command: parse it here (cheap), apply it on the inference thread; or, just after connecting,
+        a retained topic of ours from an earlier run: clear it if its camera or rule is gone. Never
+        raises into paho."""
+        if not msg.topic.endswith("/set"):
+            if msg.retain and msg.payload and self._stale(msg.topic):
+                log.info("MQTT: clearing %s (its camera or rule is no longer configured)", msg.topic)
+                with self._lock:
+                    self._retained[msg.topic] = b""
+                    self._retained_dirty.add(msg.topic)
+            return
         handler = self._on_command_parsed
         if handler is None or msg.retain:
             return  # a retained command is someone's stale mistake: commands are for now
@@ -428,4 +507,6 @@ class _Session:
         self.refused_publishes: list[tuple[str, str]] = []  # (topic, reason) the broker refused
         self.early_acks: set[int] = set()  # outbox publishes acknowledged inside publish() (QoS 0)
         self.untracked: set[int] = set()  # retained publishes awaiting their acknowledgement
-        self.subscribed = False  # to the command topics
+        self.listening = False  # subscribed to the command topics
+        self.subscribed = False  # to our own retained topics, for a while, to clear stale ones
+        self.connected_at = 0.0  # while non-zero, subscribed to our retained topics to find stale ones
