@@ -5,12 +5,15 @@ and batch size are observed as they happen. Labels are camera, rule and sink *na
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, Info, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from . import __version__
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,9 @@ class CameraCounts:
     stalls: int
     decode_errors: int
     held: int = 0
+    decoded: int = 0
+    skipped: int = 0
+    queued: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +50,34 @@ class PipelineCounts:
     classifier_looks: dict[str, int] = field(default_factory=dict)
     classifier_deferred: dict[str, int] = field(default_factory=dict)
     classifier_errors: dict[str, int] = field(default_factory=dict)
+    mqtt_connected: bool | None = None
+    """None without an MQTT sink."""
+    gpus: list[GpuCounts] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class GpuCounts:
+    device: str
+    used_bytes: int
+    total_bytes: int
+    utilization: float | None
+    """0..1 over the driver's last sample period; None where NVML is not available."""
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, resident memory, open fds
+        PlatformCollector(registry=self.registry)
+        Info("sitewatch_build", "The running build.", registry=self.registry).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
+        self.event_latency = Histogram(
+            "sitewatch_event_latency_seconds",
+            "From decoding the frame that started an alert to its start event leaving for the sinks.",
+            buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
+            registry=self.registry,
+        )
         self.inference_seconds = Histogram(
             "sitewatch_inference_seconds",
             "Time to run the detector on one batch.",
@@ -103,7 +132,19 @@ class _PipelineCollector(Collector):
             "Frames gating kept from the detector (detect_every, motion_gate); rules ran on held tracks.",
             labels=["camera"],
         )
+        decoded = CounterMetricFamily(
+            "sitewatch_frames_decoded", "Frames the camera's decoder delivered.", labels=["camera"]
+        )
+        skipped = CounterMetricFamily(
+            "sitewatch_frames_skipped", "Decoded frames the camera's fps cap left out.", labels=["camera"]
+        )
+        queued = GaugeMetricFamily(
+            "sitewatch_queue_depth", "Frames waiting for the detector.", labels=["camera"]
+        )
         for cam in p.cameras:
+            decoded.add_metric([cam.name], cam.decoded)
+            skipped.add_metric([cam.name], cam.skipped)
+            queued.add_metric([cam.name], cam.queued)
             frames.add_metric([cam.name], cam.processed)
             dropped.add_metric([cam.name], cam.dropped)
             up.add_metric([cam.name], 1.0 if cam.online else 0.0)
@@ -111,7 +152,26 @@ class _PipelineCollector(Collector):
             stalls.add_metric([cam.name], cam.stalls)
             decode_errors.add_metric([cam.name], cam.decode_errors)
             held.add_metric([cam.name], cam.held)
-        yield from (frames, dropped, up, reconnects, stalls, decode_errors, held)
+        yield from (frames, dropped, up, reconnects, stalls, decode_errors, held, decoded, skipped, queued)
+
+        connected = GaugeMetricFamily("sitewatch_mqtt_connected", "1 while connected to the MQTT broker.")
+        if p.mqtt_connected is not None:  # no sample without an MQTT sink
+            connected.add_metric([], 1.0 if p.mqtt_connected else 0.0)
+        yield connected
+        # GPU: samples on CUDA only
+        memory = GaugeMetricFamily(
+            "sitewatch_gpu_memory_used_bytes", "GPU memory in use (all processes).", labels=["device"]
+        )
+        total = GaugeMetricFamily("sitewatch_gpu_memory_total_bytes", "GPU memory.", labels=["device"])
+        busy = GaugeMetricFamily(
+            "sitewatch_gpu_utilization_ratio", "Share of time the GPU was busy (NVML).", labels=["device"]
+        )
+        for gpu in p.gpus:
+            memory.add_metric([gpu.device], gpu.used_bytes)
+            total.add_metric([gpu.device], gpu.total_bytes)
+            if gpu.utilization is not None:
+                busy.add_metric([gpu.device], gpu.utilization)
+        yield from (memory, total, busy)
 
         events = CounterMetricFamily(
             "sitewatch_events", "Events sent to the sinks.", labels=["camera", "rule", "type"]
@@ -185,3 +245,22 @@ class _PipelineCollector(Collector):
             for name, n in sorted(counts.items()):
                 family.add_metric([name], n)
         yield from (looks, deferred, clf_errors)
+
+
+def gpu_counts(device: str) -> list[GpuCounts]:
+    """Memory and utilisation of the CUDA device the detector runs on (nothing on a CPU); read at
+    scrape time, and never an error: a metric that cannot be read is left out."""
+    if not device.startswith("cuda"):
+        return []
+    try:
+        import torch
+
+        index = torch.device(device).index or 0
+        free, total = torch.cuda.mem_get_info(index)
+        try:
+            utilization: float | None = torch.cuda.utilization(index) / 100.0
+        except Exception:  # needs NVML (pynvml), which a slim install may lack
+            utilization = None
+        return [GpuCounts(f"cuda:{index}", int(total - free), int(total), utilization)]
+    except Exception:
+        return []

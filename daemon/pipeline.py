@@ -33,7 +33,7 @@ from .detectors import Detector
 from .events import CameraStatus, EventMessage
 from .gating import Gate
 from .logs import Throttle
-from .metrics import CameraCounts, Metrics, PipelineCounts
+from .metrics import CameraCounts, Metrics, PipelineCounts, gpu_counts
 from .queues import FrameHub
 from .recorder import Recorder
 from .resolution import HeadSizeCheck
@@ -298,6 +298,9 @@ class Pipeline:
                 stalls=cam.stalls,
                 decode_errors=cam.producer.source.decode_errors,
                 held=cam.held,
+                decoded=cam.producer.decoded,
+                skipped=cam.producer.skipped,
+                queued=self.hub.depth(name),
             )
             for name, cam in list(self.cameras.items())
         ]
@@ -316,7 +319,13 @@ class Pipeline:
             classifier_looks=dict(self.attributes.looks),
             classifier_deferred=dict(self.attributes.deferred),
             classifier_errors=dict(self.attributes.errors),
+            mqtt_connected=self._mqtt_connected(),
+            gpus=gpu_counts(self.detector.device),
         )
+
+    def _mqtt_connected(self) -> bool | None:
+        sinks = [w.sink for w in self.bus.workers if w.sink.name == "mqtt"]
+        return bool(getattr(sinks[0], "connected", False)) if sinks else None
 
     def frames_processed(self) -> int:
         return sum(cam.processed for cam in list(self.cameras.values()))
@@ -608,6 +617,8 @@ class Pipeline:
             if self.recorder is not None and cam.config.record_tracks:
                 self.recorder.record(frame, detections, update.tracks, update.removed, decisions)
             for message in cam.engine.process(frame, detections, update.tracks, update.removed, decisions):
+                if message.event.type == "start" and frame.decoded_at:
+                    self.metrics.event_latency.observe(time.monotonic() - frame.decoded_at)
                 self._publish(message)
             for state in cam.engine.updates(frame.ts):
                 self.bus.state(state)

@@ -111,6 +111,12 @@ class FrameHub:
         with self._cond:
             return sum(len(q.frames) for q in self._queues.values())
 
+    def depth(self, name: str) -> int:
+        """Frames of this camera waiting for the detector."""
+        with self._cond:
+            q = self._queues.get(name)
+            return len(q.frames) if q is not None else 0
+
     def dropped(self, name: str) -> int:
         with self._cond:
             q = self._queues.get(name)

@@ -40,7 +40,9 @@ def test_the_readme_lists_exactly_the_metrics_the_daemon_exposes(site: Site) -> 
     for name, kind in re.findall(r"^# TYPE (sitewatch_\w+) (\w+)$", exposition, re.M):
         if name.endswith("_created"):
             continue  # prometheus_client's creation time stamps of the histograms
-        exposed.add(f"{name}_total" if kind == "counter" and not name.endswith("_total") else name)
+        if kind == "counter" and not name.endswith("_total"):
+            name += "_total"
+        exposed.add(f"{name}_info" if kind == "info" else name)
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("and `/metrics` for Prometheus") : readme.index("Labels are names, never")]
     documented = set(re.findall(r"`(sitewatch_\w+)", section))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import re
 import signal
 import socket
@@ -14,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from conftest import Site
 from helpers import read_events, start_daemon, wait_for_line
 from mosquitto import free_port
 
+from sitewatch.daemon import __version__
 from sitewatch.daemon.logs import JournalFormatter, JsonFormatter
 
 PERSON = (40.0, 20.0, 80.0, 110.0, 0.9, "person")
@@ -126,9 +129,18 @@ def test_metrics_and_readiness_over_http(site: Site) -> None:
         site.detect("gate", i, PERSON)
     rule = {"name": "hat", "kind": "ppe", "min_duration": 0.3, "clear_after": 0.2}
     dead = f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/s"
+    prefix = f"sw-{uuid.uuid4().hex[:10]}"
+    mqtt = {
+        "enabled": True,
+        "host": "127.0.0.1",
+        "topic_prefix": prefix,
+        "client_id": prefix,
+        "discovery": False,
+    }
     config = site.config(
-        [looping_camera(site, rules=[rule]), {"name": "door", "url": dead, "open_timeout": 1}],
+        [looping_camera(site, rules=[rule], fps=5), {"name": "door", "url": dead, "open_timeout": 1}],
         service={"http_port": port},
+        sinks={"jsonl": {"path": "out/events.jsonl", "fsync": False}, "mqtt": mqtt},
     )
     proc = start_daemon(config)
     base = f"http://127.0.0.1:{port}"
@@ -155,6 +167,21 @@ def test_metrics_and_readiness_over_http(site: Site) -> None:
         assert metric(second, "sitewatch_outbox_pending") == 0
         for name in ("sitewatch_frames_dropped_total", "sitewatch_sink_errors_total"):
             assert name in second
+        # the 10 fps clip capped at 5 fps: half the decoded frames are skipped, the rest judged or queued
+        decoded = metric(second, "sitewatch_frames_decoded_total", camera="gate")
+        skipped = metric(second, "sitewatch_frames_skipped_total", camera="gate")
+        judged = metric(second, "sitewatch_frames_total", camera="gate")
+        queued = metric(second, "sitewatch_queue_depth", camera="gate")
+        assert 0.3 < skipped / decoded < 0.7
+        assert decoded - skipped - judged - queued in (0, 1)  # one frame may be between the two
+        starts = metric(second, "sitewatch_events_total", camera="gate", rule="hat", type="start")
+        assert metric(second, "sitewatch_event_latency_seconds_count") == starts
+        assert metric(second, "sitewatch_mqtt_connected") == 1
+        assert (
+            f'sitewatch_build_info{{python="{platform.python_version()}",version="{__version__}"}} 1.0'
+            in second
+        )
+        assert metric(second, "process_resident_memory_bytes") > 10e6
         assert "rtsp://" not in second and "hunter2" not in second  # names only, never URLs
         assert http_get(f"{base}/nope")[0] == 404
     finally:

@@ -92,6 +92,10 @@ class Producer(SupervisedThread):
         self.state = CameraState.CONNECTING
         self.frames = first_index
         """Index of the next frame: continues across reconnects and replaced producers."""
+        self.decoded = 0
+        """Frames the decoder delivered (the ``fps`` cap skips some of them; the queue may drop more)."""
+        self.skipped = 0
+        """Decoded frames the ``fps`` cap left out."""
         self.reconnects = 0
         self.failures = 0
         """Consecutive failed attempts to open or read (0 while healthy)."""
@@ -194,6 +198,7 @@ class Producer(SupervisedThread):
             if item is None:
                 return not self.source.live
             image, ts = item
+            self.decoded += 1
             if self.stop_event.is_set():
                 return True  # replaced while this read hung: the new producer owns the frame indices
             now = time.monotonic()
@@ -208,6 +213,7 @@ class Producer(SupervisedThread):
             self._last_ts = ts
             if self._period:
                 if ts < self._next_due - 1e-3:
+                    self.skipped += 1
                     continue
                 self._next_due += self._period
                 if self._next_due < ts:
