@@ -681,6 +681,39 @@ class SnapshotSinkConfig(_Model):
     jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality.")
 
 
+RuleKindName = Literal["ppe", "zone_intrusion", "dwell", "crowd", "line_crossing"]
+ALERT_KINDS: tuple[RuleKindName, ...] = ("ppe", "zone_intrusion", "dwell", "crowd")
+
+
+class ClipSinkConfig(_Model):
+    enabled: bool = Field(
+        True, description="Write an MP4 of the seconds around each alert's start, beside its snapshot."
+    )
+    dir: Path = Field(
+        Path("sitewatch-data/snapshots"), description="Directory for clips (<camera>/<alert>.mp4)."
+    )
+    pre_seconds: float = Field(5.0, ge=0.0, le=60.0, description="Seconds before the alert's start.")
+    post_seconds: float = Field(10.0, ge=0.0, le=300.0, description="Seconds after the alert's start.")
+    max_mb_per_camera: float = Field(
+        64.0,
+        gt=0.0,
+        le=4096.0,
+        description="Memory each camera's recent video may take (H.264/H.265 packets as received).",
+    )
+    fps: float = Field(
+        5.0,
+        gt=0.0,
+        le=60.0,
+        description="Cameras without H.264/H.265 packets (USB, other codecs): frames kept per second as "
+        "small JPEGs, encoded to H.264 once per clip.",
+    )
+    width: int = Field(640, ge=64, le=4096, description="Those cameras' clips: width in pixels.")
+    kinds: list[RuleKindName] = Field(
+        default_factory=lambda: list(ALERT_KINDS),
+        description="Rule kinds whose alerts get a clip (line crossings are counts: none by default).",
+    )
+
+
 class MqttTlsConfig(_Model):
     enabled: bool = Field(False, description="Connect over TLS.")
     ca_file: Path | None = Field(None, description="CA certificate(s) to trust; default: the system's.")
@@ -767,6 +800,7 @@ class MqttSinkConfig(_Model):
 class SinksConfig(_Model):
     jsonl: JsonlSinkConfig = Field(default_factory=JsonlSinkConfig)  # type: ignore[arg-type]
     snapshots: SnapshotSinkConfig = Field(default_factory=SnapshotSinkConfig)  # type: ignore[arg-type]
+    clips: ClipSinkConfig = Field(default_factory=ClipSinkConfig)  # type: ignore[arg-type]
     mqtt: MqttSinkConfig = Field(default_factory=MqttSinkConfig)  # type: ignore[arg-type]
 
 
@@ -824,6 +858,10 @@ class RetentionConfig(_Model):
     snapshots: RetentionLimit = Field(
         default_factory=lambda: RetentionLimit(max_days=30.0, max_mb=2048.0),
         description="Snapshot JPEGs.",
+    )
+    clips: RetentionLimit = Field(
+        default_factory=lambda: RetentionLimit(max_days=30.0, max_mb=8192.0),
+        description="Evidence clips (MP4).",
     )
     tracks: RetentionLimit = Field(
         default_factory=lambda: RetentionLimit(max_days=3.0, max_mb=8192.0),
@@ -1120,6 +1158,7 @@ def _resolve(config: Config, base_dir: Path) -> Config:
     sinks = SinksConfig(
         jsonl=config.sinks.jsonl.model_copy(update={"path": output(config.sinks.jsonl.path)}),
         snapshots=config.sinks.snapshots.model_copy(update={"dir": output(config.sinks.snapshots.dir)}),
+        clips=config.sinks.clips.model_copy(update={"dir": output(config.sinks.clips.dir)}),
         mqtt=mqtt,
     )
     resolved_config = config.model_copy(

@@ -81,6 +81,7 @@ def demo_config(clip: Path, data: Path, mqtt: bool) -> dict[str, Any]:
         "sinks": {
             "jsonl": {"path": str(data / "events.jsonl")},
             "snapshots": {"dir": str(data / "snapshots")},
+            "clips": {"dir": str(data / "snapshots")},
             "mqtt": {"enabled": mqtt, "host": "localhost", "outbox": {"path": str(data / "outbox.sqlite")}},
         },
     }

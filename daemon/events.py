@@ -110,6 +110,11 @@ class EventPayload(_Wire):
         description="Files: seconds into the file of that frame; null for live cameras."
     )
     snapshot: str | None = Field(description="Snapshot path relative to the snapshot dir.")
+    clip: str | None = Field(
+        None,
+        description="Evidence clip (MP4) path relative to the clips dir: the seconds around the alert's "
+        "start; written post_seconds after it.",
+    )
     attributes: dict[str, AttributePayload] | None = Field(
         None,
         description="The tracked object's attributes from the second-stage classifiers ([[classifiers]]), "
@@ -204,6 +209,7 @@ class Event:
     frame_index: int | None = None
     media_ts: float | None = None
     attributes: Mapping[str, Decision] | None = None
+    clip: str | None = None
 
     @property
     def duration_s(self) -> float:
@@ -237,6 +243,7 @@ class Event:
             frame_index=self.frame_index,
             media_ts=self.media_ts,
             snapshot=self.snapshot,
+            clip=self.clip,
             attributes=None
             if not self.attributes
             else {

@@ -220,7 +220,7 @@ class _PipelineCollector(Collector):
         size = CounterMetricFamily(
             "sitewatch_retention_deleted_bytes", "Bytes freed by retention.", labels=["kind"]
         )
-        for kind in ("events", "snapshots", "tracks"):
+        for kind in ("events", "snapshots", "clips", "tracks"):
             files.add_metric([kind], p.retention_deleted_files.get(kind, 0))
             size.add_metric([kind], p.retention_deleted_bytes.get(kind, 0))
         failed = CounterMetricFamily(

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from sitewatch.trackers import Tracker, create_tracker
 
 from .attributes.stage import AttributeStage
+from .clips import ClipRing
 from .commands import ALL, Command, CommandError, CommandReply
 from .config import CameraConfig, Config, PpeRuleConfig, build
 from .detectors import Detector
@@ -98,6 +99,7 @@ class Pipeline:
         drain_timeout: float = 3.0,
     ) -> None:
         from sitewatch.sinks import EventBus, create_sinks
+        from sitewatch.sinks.clips import ClipSink
         from sitewatch.sinks.state import StateSink, StateStore
 
         self.config = config
@@ -121,11 +123,16 @@ class Pipeline:
         """Line counts by (camera, rule): outlive engines (reloads) and, through the state file, restarts."""
         self.overrides = saved.overrides
         """Operators' commands from earlier runs, applied to each engine as it is built."""
+        self.rings: dict[str, ClipRing] = {}
+        """Each camera's recent video, for evidence clips (daemon/clips.py)."""
         self.cameras: dict[str, CameraRuntime] = {}
         for i, cam in enumerate(config.cameras):
             self._add(self._make_camera(cam, i))
         rotate = config.retention.rotate_daily
-        self.bus = EventBus([*create_sinks(config.sinks, rotate_daily=rotate), StateSink(self.store)])
+        sinks = [*create_sinks(config.sinks, rotate_daily=rotate), StateSink(self.store)]
+        if config.sinks.clips.enabled:
+            sinks.append(build("sinks.clips.dir", lambda: ClipSink(config.sinks.clips, self.rings.get)))
+        self.bus = EventBus(sinks)
         self.bus.listen(self.submit_command)
         self.bus.describe(config)
         self.recorder = (
@@ -163,6 +170,7 @@ class Pipeline:
                 cam,
                 model=self.detector.name,
                 snapshots=self.config.sinks.snapshots.enabled,
+                clips=self.config.sinks.clips.kinds if self.config.sinks.clips.enabled else (),
                 tallies=self.tallies,
             ),
         )
@@ -178,10 +186,31 @@ class Pipeline:
                 engine.snoozed_until[rule.name] = override.snoozed_until
         return engine
 
+    def _ring(self, cam: CameraConfig) -> ClipRing | None:
+        """The camera's clip ring (kept across producers and reloads): long enough for the longest
+        clip its rules can ask for — pre_seconds before a condition began, post_seconds after its
+        alert started — within the configured memory."""
+        clips = self.config.sinks.clips
+        if not clips.enabled:
+            return None
+        ring = self.rings.get(cam.name)
+        if ring is None:
+            ring = self.rings[cam.name] = ClipRing(
+                0.0, int(clips.max_mb_per_camera * 2**20), fps=clips.fps, width=clips.width
+            )
+        debounce = max(
+            (getattr(r, "min_duration", 0.0) or getattr(r, "max_seconds", 0.0) for r in cam.rules),
+            default=0.0,
+        )
+        ring.seconds = clips.pre_seconds + clips.post_seconds + min(debounce, 120.0) + 2.0
+        return ring
+
     def _producer(self, cam: CameraConfig, first_index: int = 0) -> Producer:
+        source = create_source(cam)
+        source.ring = self._ring(cam)
         return Producer(
             cam,
-            create_source(cam),
+            source,
             self.hub,
             max_frames=self.max_frames,
             on_state=self._publish_status,
@@ -307,7 +336,9 @@ class Pipeline:
         return PipelineCounts(
             cameras=cameras,
             events=dict(list(self.events.items())),
-            sink_errors={w.sink.name: w.errors + w.dropped for w in self.bus.workers},
+            sink_errors={
+                w.sink.name: w.errors + w.dropped + getattr(w.sink, "errors", 0) for w in self.bus.workers
+            },
             outbox_pending=self.outbox_pending(),
             inference_errors=self.inference_errors,
             frame_errors=self.frame_errors,
@@ -509,6 +540,7 @@ class Pipeline:
         with self._lock:
             for name in [n for n in self.cameras if n not in wanted]:
                 self._retire(name)
+                self.rings.pop(name, None)
                 changes.append(f"camera {name} removed")
             for name, change in plan:
                 if name in fresh:
@@ -641,5 +673,9 @@ class Pipeline:
 
     def _publish(self, message: EventMessage) -> None:
         ev = message.event
+        if ev.clip is not None and ev.type == "start" and (ring := self.rings.get(ev.camera)) is not None:
+            ring.hold(
+                ev.alert_id, ev.started_at - self.config.sinks.clips.pre_seconds
+            )  # sinks/clips.py releases
         self.events[(ev.camera, ev.rule.name, ev.type)] += 1
         self.bus.publish(message)

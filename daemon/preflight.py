@@ -57,6 +57,8 @@ def output_problems(config: Config) -> list[str]:
         targets.append(("sinks.jsonl.path", s.jsonl.path, "file"))
     if s.snapshots.enabled:
         targets.append(("sinks.snapshots.dir", s.snapshots.dir, "dir"))
+    if s.clips.enabled:
+        targets.append(("sinks.clips.dir", s.clips.dir, "dir"))
     if s.mqtt.enabled:
         targets.append(("sinks.mqtt.outbox.path", s.mqtt.outbox.path, "db"))
     if any(c.record_tracks for c in config.cameras):

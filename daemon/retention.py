@@ -4,8 +4,8 @@ A sweep runs at start and every ``retention.interval_seconds`` on its own superv
 ever waits for it. It gzips rotated logs (``<name>-YYYY-MM-DD.jsonl`` → ``.jsonl.gz``; the writers only
 rename, daemon/linelog.py), then for each kind deletes files older than ``max_days`` and, oldest first,
 files while the kind's total is above ``max_mb``. The logs being written (``events.jsonl``,
-``<camera>.jsonl``) are never compressed or deleted, but count towards the total; a snapshot being
-written (``.jpg.tmp``) is left alone for an hour. The MQTT outbox keeps its own bounds
+``<camera>.jsonl``) are never compressed or deleted, but count towards the total; a snapshot or clip
+being written (``.jpg.tmp``, ``.mp4.tmp``) is left alone for an hour. The MQTT outbox keeps its own bounds
 (``sinks.mqtt.outbox``). A file that cannot be deleted is logged (throttled), counted, and marks the
 worker degraded in ``/readyz`` until a sweep succeeds.
 """
@@ -31,6 +31,8 @@ from .supervisor import SupervisedThread
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+MEDIA = {"snapshots": ".jpg", "clips": ".mp4"}
+"""Kinds kept as one file per alert, by file suffix (they may share a directory)."""
 STALE_TMP_SECONDS = 3600.0
 
 
@@ -50,8 +52,9 @@ class Target:
     def files(self) -> Iterator[Path]:
         if not self.directory.is_dir():
             return
-        if self.kind == "snapshots":
-            yield from (p for p in self.directory.rglob("*") if p.suffix in (".jpg", ".tmp") and p.is_file())
+        if self.kind in MEDIA:
+            names = (MEDIA[self.kind], MEDIA[self.kind] + ".tmp")
+            yield from (p for p in self.directory.rglob("*") if p.name.endswith(names) and p.is_file())
             return
         for p in self.directory.iterdir():
             if p.is_file() and (p in self.logs_of or self.is_rotated(p)):
@@ -82,6 +85,8 @@ def targets(config: Config) -> list[Target]:
         out.append(Target("events", path.parent, r.events, logs_of=(path,)))
     if config.sinks.snapshots.enabled:
         out.append(Target("snapshots", config.sinks.snapshots.dir, r.snapshots))
+    if config.sinks.clips.enabled:
+        out.append(Target("clips", config.sinks.clips.dir, r.clips))
     recorded = tuple(config.record_dir / f"{c.name}.jsonl" for c in config.cameras if c.record_tracks)
     if recorded:
         out.append(Target("tracks", config.record_dir, r.tracks, logs_of=recorded, owns_directory=True))

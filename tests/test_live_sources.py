@@ -11,9 +11,10 @@ import time
 import urllib.request
 from typing import Any
 
+import av
 import pytest
 from conftest import Site
-from helpers import read_events, start_daemon
+from helpers import read_events, start_daemon, wait_for_line
 from mosquitto import free_port
 from rtsp import RtspServer, available
 
@@ -180,4 +181,44 @@ def test_an_unreachable_camera_comes_online_when_its_server_starts(site: Site) -
     assert "camera door: reconnecting (cannot open" in out and "camera door: attempt 2 failed" in out
     assert "camera door: online" in out
     assert read_events(site.root / "out/events.jsonl")  # the other camera alerted meanwhile
+    assert_no_secret(site, out)
+
+
+def test_an_rtsp_alert_gets_a_clip_of_the_cameras_own_h264(site: Site) -> None:
+    """The clip is the camera's stream remuxed, not re-encoded: its frames come at the camera's 10 fps
+    with the camera's keyframe every 10 frames and its encoder's profile (GStreamer's x264 at
+    'ultrafast': Constrained Baseline), where our own encoder writes 5 fps, High profile, one keyframe."""
+    server = RtspServer(fps=10).start()
+    for i in range(30, 400):
+        site.detect("door", i, (40.0, 20.0, 80.0, 110.0, 0.9, "person"))
+    rule = {"name": "hardhat", "kind": "ppe", "min_duration": 1.0, "clear_after": 0.5}
+    config = site.config(
+        [rtsp_camera("door", server, rules=[rule])],
+        sinks={
+            "jsonl": {"path": "out/events.jsonl", "fsync": False},
+            "snapshots": {"dir": "out/snapshots"},
+            "clips": {"dir": "out/snapshots", "pre_seconds": 2, "post_seconds": 3},
+        },
+    )
+    proc = start_daemon(config)
+    try:
+        assert wait_for_line(site.root / "out/events.jsonl", lambda e: e["type"] == "start", timeout=30)
+        start = next(e for e in read_events(site.root / "out/events.jsonl") if e["type"] == "start")
+        clip = site.root / "out/snapshots" / start["clip"]
+        assert wait_until(clip.is_file, timeout=20) is not None, "no clip 3 s after the alert"
+        out = stop(proc)
+    finally:
+        proc.kill()
+        server.kill()
+    with av.open(str(clip)) as c:
+        v = c.streams.video[0]
+        keys = [p.is_keyframe for p in c.demux(v) if p.size]
+        assert (v.codec_context.name, v.width, v.height) == ("h264", 320, 240)
+        assert v.codec_context.profile == "Constrained Baseline"
+    with av.open(str(clip)) as c:
+        frames = list(c.decode(c.streams.video[0]))
+    seconds = float(frames[-1].time - frames[0].time) + 0.1
+    assert seconds >= 2 + start["duration_s"] + 3 - 0.3, seconds
+    assert len(frames) / seconds == pytest.approx(10, abs=1)
+    assert sum(keys) == pytest.approx(seconds, abs=1.5)  # one keyframe a second, as the camera sends
     assert_no_secret(site, out)

@@ -101,6 +101,21 @@ def test_snapshots_are_deleted_oldest_first_until_under_the_size_limit(tmp_path:
     assert fresh_tmp.exists() and not stale_tmp.exists()
 
 
+def test_clips_beside_snapshots_are_their_own_kind_with_their_own_limits(tmp_path: Path) -> None:
+    mib = 1024 * 1024
+    for i in range(4):
+        _file(tmp_path / "cam" / f"alert-{i}.jpg", mib, age_days=i)
+        _file(tmp_path / "cam" / f"alert-{i}.mp4", 2 * mib, age_days=i)
+    limits = [
+        Target("snapshots", tmp_path, RetentionLimit(max_days=30)),
+        Target("clips", tmp_path, RetentionLimit(max_mb=4.5)),
+    ]
+    result = sweep(limits, T0)
+    left = sorted(p.name for p in (tmp_path / "cam").iterdir())
+    assert left == ["alert-0.jpg", "alert-0.mp4", "alert-1.jpg", "alert-1.mp4", "alert-2.jpg", "alert-3.jpg"]
+    assert result.deleted_files == {"clips": 2}
+
+
 def test_no_limits_delete_nothing(tmp_path: Path) -> None:
     old = _file(tmp_path / "a.jpg", 100, age_days=1000)
     assert sweep([Target("snapshots", tmp_path, RetentionLimit())], T0).deleted_files == {}

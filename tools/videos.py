@@ -21,8 +21,9 @@ def ultralytics_asset(name: str) -> Path:
     return resolve_package_path(f"pkg:ultralytics/assets/{name}")
 
 
-def write_video(path: Path, frames: Iterable[Image], fps: int = 10, crf: int = 26) -> int:
-    """Encode BGR frames as H.264 (yuv420p) at a constant frame rate; returns the frame count."""
+def write_video(path: Path, frames: Iterable[Image], fps: int = 10, crf: int = 26, gop: int = 0) -> int:
+    """Encode BGR frames as H.264 (yuv420p) at a constant frame rate, with a keyframe every ``gop``
+    frames (0: x264's default, up to 250, as long as an IP camera's is short); returns the count."""
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with av.open(str(path), mode="w") as container:
@@ -33,7 +34,7 @@ def write_video(path: Path, frames: Iterable[Image], fps: int = 10, crf: int = 2
                 stream = container.add_stream("libx264", rate=Fraction(fps))
                 stream.width, stream.height = w - w % 2, h - h % 2
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(crf), "preset": "veryfast"}
+                stream.options = {"crf": str(crf), "preset": "veryfast"} | ({"g": str(gop)} if gop else {})
             frame = av.VideoFrame.from_ndarray(image[: stream.height, : stream.width], format="bgr24")
             container.mux(stream.encode(frame))
             count += 1

@@ -3,7 +3,7 @@ alerts (``lifecycle``)."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Collection, MutableMapping
 
 from ..config import (
     CameraConfig,
@@ -98,8 +98,14 @@ def _rule(cfg: RuleConfig, camera: CameraConfig, tallies: Tallies | None) -> Rul
 
 
 def build_engine(
-    camera: CameraConfig, *, model: str, snapshots: bool, tallies: Tallies | None = None
+    camera: CameraConfig,
+    *,
+    model: str,
+    snapshots: bool,
+    clips: Collection[str] = (),
+    tallies: Tallies | None = None,
 ) -> RuleEngine:
-    """A camera's rules; a line rule takes its counts from ``tallies`` (a new one starts at zero)."""
+    """A camera's rules; a line rule takes its counts from ``tallies`` (a new one starts at zero);
+    alerts of the rule kinds in ``clips`` name an evidence clip."""
     rules = [build_rule(r, camera, tallies) for r in camera.rules]
-    return RuleEngine(camera, rules, model=model, snapshots=snapshots)
+    return RuleEngine(camera, rules, model=model, snapshots=snapshots, clips=clips)

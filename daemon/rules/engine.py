@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -54,7 +54,13 @@ class RuleEngine:
     """One camera's rules, each with its own lifecycle."""
 
     def __init__(
-        self, camera: CameraConfig, rules: Sequence[Rule], *, model: str, snapshots: bool = True
+        self,
+        camera: CameraConfig,
+        rules: Sequence[Rule],
+        *,
+        model: str,
+        snapshots: bool = True,
+        clips: Collection[str] = (),
     ) -> None:
         self.camera = camera.name
         self.geometry = Geometry(camera)
@@ -63,6 +69,8 @@ class RuleEngine:
         self.motion = Motion(camera.stationary_seconds, background_at_start=camera.background_at_start)
         self.model = model
         self.snapshots = snapshots
+        self.clips = frozenset(clips)
+        """Rule kinds whose alerts get an evidence clip."""
         self._last_ts = 0.0
         self._last_frame: tuple[int, float | None] | None = None
         self._size = (1, 1)
@@ -250,6 +258,7 @@ class RuleEngine:
             frame_index=index,
             media_ts=media_ts,
             attributes=None if subject.track_id is None else self._attributes.get(subject.track_id),
+            clip=f"{self.camera}/{tr.alert_id}.mp4" if rule.kind in self.clips else None,
         )
         snapshot = None
         if tr.type == "start" and scene is not None and relpath is not None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..backoff import Backoff
+from ..clips import ClipRing
 from ..config import CameraConfig
 from ..gating import MotionMeter
 from ..queues import FrameHub
@@ -40,6 +41,9 @@ class VideoSource(ABC):
 
     live: bool
     decode_errors: int = 0
+    ring: ClipRing | None = None
+    """Evidence clips: what this source decodes is also kept here (daemon/clips.py); set by the
+    pipeline, and handed from a replaced source to its successor."""
 
     @abstractmethod
     def open(self) -> None: ...
@@ -199,6 +203,8 @@ class Producer(SupervisedThread):
                 return not self.source.live
             image, ts = item
             self.decoded += 1
+            if self.source.ring is not None:
+                self.source.ring.commit(ts, image)
             if self.stop_event.is_set():
                 return True  # replaced while this read hung: the new producer owns the frame indices
             now = time.monotonic()

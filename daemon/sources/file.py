@@ -12,6 +12,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
+from ..clips import ClipRing
 from .base import VideoSource
 from .pyav import PyAvDecoder
 
@@ -42,6 +43,14 @@ class FileSource(VideoSource):
     @property
     def decode_errors(self) -> int:  # type: ignore[override]
         return self._decoder.decode_errors
+
+    @property  # type: ignore[override]
+    def ring(self) -> ClipRing | None:
+        return self._decoder.ring
+
+    @ring.setter
+    def ring(self, ring: ClipRing | None) -> None:
+        self._decoder.ring = ring
 
     def open(self) -> None:
         self._decoder.open()

@@ -15,6 +15,8 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from ..clips import ClipRing
+
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +40,8 @@ class PyAvDecoder:
         self.name = name
         self.decode_errors = 0
         self.fps = 0.0
+        self.ring: ClipRing | None = None
+        """Evidence clips: each demuxed packet is handed over before it is decoded."""
         self._container: Any = None
         self._frames: Iterator[tuple[npt.NDArray[np.uint8], float | None]] | None = None
 
@@ -69,10 +73,15 @@ class PyAvDecoder:
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate else 0.0
         self._container = container
+        if self.ring is not None:
+            self.ring.begin(stream)
         self._frames = self._decode(container, stream)
 
     def _decode(self, container: Any, stream: Any) -> Iterator[tuple[npt.NDArray[np.uint8], float | None]]:
+        ring = self.ring
         for packet in container.demux(stream):
+            if ring is not None:
+                ring.add(packet)
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -90,6 +99,8 @@ class PyAvDecoder:
                     )
                 else:
                     image = frame.to_ndarray(format="bgr24")
+                if ring is not None:
+                    ring.decoded(frame.time)
                 yield image, frame.time
 
     def read(self) -> tuple[npt.NDArray[np.uint8], float | None] | None:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
+from ..clips import ClipRing
 from ..config import CameraConfig
 from ..redact import redact_url, register_secret, split_url, url_password
 from .base import SourceError, VideoSource
@@ -53,6 +54,14 @@ class RtspSource(VideoSource):
     @property
     def decode_errors(self) -> int:  # type: ignore[override]
         return self._decoder.decode_errors
+
+    @property  # type: ignore[override]
+    def ring(self) -> ClipRing | None:
+        return self._decoder.ring
+
+    @ring.setter
+    def ring(self, ring: ClipRing | None) -> None:
+        self._decoder.ring = ring
 
     @property
     def stream_fps(self) -> float:
