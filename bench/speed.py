@@ -23,9 +23,20 @@ import numpy as np
 from sitewatch.daemon.config import Config, ModelConfig, parse_config
 from sitewatch.daemon.detectors import Detector, create_detector
 from sitewatch.daemon.pipeline import Pipeline
+from sitewatch.daemon.resources import DEMO_MODEL, resolve_package_path
 from sitewatch.daemon.types import Frame
 
 log = logging.getLogger("bench")
+
+
+def default_model() -> tuple[Path, dict[str, str]]:
+    try:
+        path = resolve_package_path("pkg:fall_detection/models/best.pt")
+        if path.is_file():
+            return path, {"Normal": "person", "Fall": "person"}
+    except FileNotFoundError:
+        pass
+    return resolve_package_path(DEMO_MODEL), {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -808,8 +808,8 @@ class ServiceConfig(_Model):
     http_host: str = Field(
         "127.0.0.1",
         min_length=1,
-        description="Address for /livez, /readyz and /metrics; '0.0.0.0' or '::' to listen on every "
-        "interface (an empty value is an error, not a shorthand for that).",
+        description="Address for the web page, /livez, /readyz and /metrics; '0.0.0.0' or '::' to listen "
+        "on every interface (an empty value is an error, not a shorthand for that).",
     )
     http_timeout: float = Field(
         10.0, gt=0.0, le=300.0, description="Seconds an HTTP client may take to send its request."
@@ -825,7 +825,12 @@ class ServiceConfig(_Model):
         "so systemd restarts the daemon (faults a worker handles, like a full disk, never do).",
     )
     http_port: int = Field(
-        9108, ge=0, le=65535, description="Port for /livez, /readyz and /metrics; 0 = off."
+        9108, ge=0, le=65535, description="Port for the web page, /livez, /readyz and /metrics; 0 = off."
+    )
+    auth_token_env: str | None = Field(
+        None,
+        description="Environment variable holding a token the web page, its API and /metrics then "
+        "require (bearer token, or the password of HTTP basic auth); /livez and /readyz stay open.",
     )
 
 

@@ -1,5 +1,6 @@
 """Runs the pipeline as a service: the main loop that talks to systemd (READY, WATCHDOG, STATUS,
-STOPPING), serves health and metrics, refreshes camera statuses, and applies SIGHUP reloads.
+STOPPING), serves the web page, health and metrics (daemon/web/), refreshes camera statuses, and
+applies SIGHUP reloads.
 
 The watchdog proves progress, not mere existence: ``WATCHDOG=1`` is sent only if frames were processed
 since the last ping, or every camera is legitimately offline while the inference loop still turns, and
@@ -13,18 +14,23 @@ is logged (rate-limited) and tried again at the next turn.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import Config, ConfigError, check_labels, load_config
-from .health import HealthServer
+from .config import Config, ConfigError, build, check_labels, load_config
 from .logs import Throttle
 from .notify import Notifier
 from .pipeline import Pipeline, RunSummary
+from .redact import register_secret
+from .web.app import WebConfig, create_app
+from .web.server import WebServer
 
 log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 STATUS_INTERVAL = 30.0
 """Seconds between periodic camera status messages (state changes are sent at once)."""
@@ -52,12 +58,36 @@ class Service:
         self._throttle = Throttle(log)
         svc = pipeline.config.service
         pipeline.supervisor.give_up_after = svc.worker_give_up_seconds
-        self.http = (
-            HealthServer(svc.http_host, svc.http_port, live=self.live, ready=self.readiness,
-                         registry=pipeline.metrics.registry, timeout=svc.http_timeout,
-                         max_connections=svc.http_max_connections)
-            if svc.http_port
-            else None
+        self.http = self._web_server(pipeline) if svc.http_port else None
+
+    def _web_server(self, pipeline: Pipeline) -> WebServer:
+        svc, sinks = pipeline.config.service, pipeline.config.sinks
+        token = os.environ.get(svc.auth_token_env, "") if svc.auth_token_env else ""
+        if svc.auth_token_env and not token:
+            raise ConfigError(
+                [f"service.auth_token_env: environment variable {svc.auth_token_env} is not set"]
+            )
+        register_secret(token)
+        if not token and svc.http_host not in LOOPBACK:
+            log.warning(
+                "the web page and metrics listen on %s without a token: anyone who can reach it sees the "
+                "cameras (set service.auth_token_env)", svc.http_host,
+            )  # fmt: skip
+        app = create_app(
+            WebConfig(
+                live=self.live,
+                ready=self.readiness,
+                registry=pipeline.metrics.registry,
+                site=pipeline,
+                snapshots=sinks.snapshots.dir if sinks.snapshots.enabled else None,
+                clips=sinks.clips.dir if sinks.clips.enabled else None,
+                token=token or None,
+            )
+        )
+        return build(
+            "service.http_port",
+            lambda: WebServer(svc.http_host, svc.http_port, app, timeout=svc.http_timeout,
+                              max_connections=svc.http_max_connections),
         )  # fmt: skip
 
     def request_reload(self) -> None:

@@ -82,6 +82,8 @@ class RuleEngine:
         self.acknowledged: set[str] = set()
         """Active alerts an operator acknowledged."""
         self._published: list[tuple[object, ...] | None] = [None] * len(self.rules)
+        self.current: dict[str, RuleState] = {}
+        """The latest state of each rule, as last published (the web page reads it from its thread)."""
         self._objects: tuple[object, ...] | None = None
         self._objects_due = -np.inf
         self._objects_pending: CameraObjects | None = None
@@ -145,14 +147,13 @@ class RuleEngine:
             key = (active, rule.enabled, snoozed, acked, None if tally is None else tally.version)
             if everything or key != self._published[i]:
                 self._published[i] = key
-                out.append(
-                    RuleState(
-                        self.camera, rule.name, rule.kind, active, ts, rule.enabled, snoozed, acked,
-                        None if tally is None else dict(tally.counts),
-                        None if tally is None else tally.suppressed,
-                        enabled_by="command" if rule.name in self.enabled_by_command else "config",
-                    )
+                self.current[rule.name] = RuleState(
+                    self.camera, rule.name, rule.kind, active, ts, rule.enabled, snoozed, acked,
+                    None if tally is None else dict(tally.counts),
+                    None if tally is None else tally.suppressed,
+                    enabled_by="command" if rule.name in self.enabled_by_command else "config",
                 )  # fmt: skip
+                out.append(self.current[rule.name])
         self.acknowledged &= live  # an ended alert is no longer acknowledged
         if self._objects_pending is not None and (everything or ts >= self._objects_due):
             out.append(self._objects_pending)

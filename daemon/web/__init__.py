@@ -1,0 +1,1 @@
+"""The web page and the HTTP server it shares with the health probes and metrics."""
