@@ -87,10 +87,16 @@ def test_the_installed_wheel_runs_the_demo_from_an_empty_directory(installed: Pa
     assert demo.returncode == 0, demo.stderr
     assert "alerts: hardhat" in demo.stdout and "300/300 frames" in demo.stderr
     events = [json.loads(line) for line in (empty / "sitewatch-data/events.jsonl").read_text().splitlines()]
-    assert {e["rule"]["name"] for e in events if e["type"] == "start"} == {"hardhat", "restricted-area"}
+    starts = [e for e in events if e["type"] == "start"]
+    assert {e["rule"]["name"] for e in starts} == {"hardhat", "restricted-area", "gate"}
+    clips = [empty / "sitewatch-data/snapshots" / e["clip"] for e in starts if e["clip"]]
+    assert clips and all(c.is_file() for c in clips)  # evidence clips, cut from the sample's H.264
+    assert (empty / "sitewatch-data/state.sqlite").is_file()  # the gate's counts
     # everything it read came from the installed package, nothing from this checkout
     where = _run(installed, "python", "-c", "import sitewatch.daemon as d; print(d.__file__)", cwd=empty)
     assert str(installed) in where.stdout and str(ROOT) not in where.stdout
+    static = Path(where.stdout.strip()).parent / "web" / "static"
+    assert {p.name for p in static.iterdir()} == {"index.html", "app.js", "style.css"}  # the web page
 
 
 @pytest.mark.model

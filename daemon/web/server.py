@@ -44,6 +44,11 @@ class _GuardedH11(H11Protocol):
         super().connection_made(transport)
         self._deadline = self.loop.call_later(self.request_timeout, self._too_slow)
 
+    def data_received(self, data: bytes) -> None:
+        if self not in self.connections:
+            return  # refused in connection_made: whatever it sends goes nowhere
+        super().data_received(data)
+
     def _too_slow(self) -> None:
         if self.cycle is None and not self.transport.is_closing():
             self.transport.close()
