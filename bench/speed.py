@@ -12,7 +12,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,10 +146,18 @@ def pipeline_config(setup: Setup, runtime: str, cameras: int, data: Path, **came
     return parse_config(raw, data)
 
 
-def run_pipeline(config: Config, detector: Detector, seconds: float | None = None) -> tuple[Pipeline, float]:
+def run_pipeline(
+    config: Config,
+    detector: Detector,
+    seconds: float | None = None,
+    before_start: Callable[[Pipeline], object] | None = None,
+) -> tuple[Pipeline, float]:
     """Run to the end of the clips (or for ``seconds``); the frames per second from the moment the
-    pipeline is started and warm until it stops, as ``sitewatch run`` logs them."""
+    pipeline is started and warm until it stops, as ``sitewatch run`` logs them. ``before_start`` gets
+    the pipeline built but not started (to attach what a run measures beside it)."""
     pipeline = Pipeline(config, detector)
+    if before_start is not None:
+        before_start(pipeline)
     pipeline.start()  # warms the model up first; the producers start as it returns
     started = time.perf_counter()
     deadline = None if seconds is None else time.monotonic() + seconds

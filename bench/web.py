@@ -15,7 +15,6 @@ import json
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_clips import bus_pan_clip  # noqa: E402
-from speed import Setup, default_model, percentiles, pipeline_config, quiet  # noqa: E402
+from speed import Setup, default_model, percentiles, pipeline_config, quiet, run_pipeline  # noqa: E402
 
 from sitewatch.daemon.detectors import create_detector  # noqa: E402
 from sitewatch.daemon.pipeline import Pipeline  # noqa: E402
@@ -55,25 +54,22 @@ def _viewers(port: int, n: int, stop: threading.Event, served: list[int]) -> lis
 def _run(setup: Setup, scratch: Path, *, viewers: int, seconds: float | None, paced: bool) -> dict[str, Any]:
     extra = {"realtime": True, "loop": True} if paced else {}
     config = pipeline_config(setup, "auto", 1, scratch, **extra)
-    pipeline = Pipeline(config, create_detector(config.model))
-    server = None
     stop = threading.Event()
     served: list[int] = []
-    if viewers:
+    servers: list[WebServer] = []
+
+    def watch(pipeline: Pipeline) -> None:
+        if not viewers:
+            return
         app = create_app(WebConfig(lambda: (True, "ok"), lambda: (True, "ok"), pipeline.metrics.registry,
                                    pipeline, None, None))  # fmt: skip
-        server = WebServer("127.0.0.1", 0, app)
-        server.start()
-        _viewers(server.port, viewers, stop, served)
-    pipeline.start()
-    started = time.perf_counter()
-    deadline = None if seconds is None else time.monotonic() + seconds
-    while pipeline.worker_alive and (deadline is None or time.monotonic() < deadline):
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - started
+        servers.append(WebServer("127.0.0.1", 0, app))
+        servers[0].start()
+        _viewers(servers[0].port, viewers, stop, served)
+
+    pipeline, elapsed = run_pipeline(config, create_detector(config.model), seconds, before_start=watch)
     stop.set()
-    pipeline.shutdown()
-    if server is not None:
+    for server in servers:
         server.stop()
     frames = pipeline.summary().total_frames
     return {"viewers": viewers, "paced": paced, "fps": frames / elapsed, "frames": frames,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -110,6 +111,25 @@ def start_daemon(config: Path, *args: str, env: dict[str, str] | None = None) ->
         text=True,
         env={**os.environ, **(env or {})},
     )
+
+
+def terminate(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
+    """SIGTERM a daemon and collect its output; killed if it does not stop within ``timeout``."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out or ""
+
+
+def local_mqtt(prefix: str, port: int = 1883, **extra: Any) -> dict[str, Any]:
+    """An MQTT sink on the machine's broker, under a topic prefix (and client id) of this test's own."""
+    return {
+        "enabled": True, "host": "127.0.0.1", "port": port, "topic_prefix": prefix, "client_id": prefix,
+        "outbox": {"path": "out/outbox.sqlite"}, **extra,
+    }  # fmt: skip
 
 
 def wait_for_line(path: Path, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> bool:

@@ -4,8 +4,6 @@ confirmed on the state topics and kept across a restart; a rejected one answered
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import paho.mqtt.publish as publish
 import pytest
 from conftest import Site
-from helpers import read_events, start_daemon, wait_for_line
+from helpers import local_mqtt, read_events, start_daemon, terminate, wait_for_line
 from mosquitto import Subscriber
 
 from sitewatch.daemon.commands import ALL, MAX_SNOOZE_MINUTES, Command, CommandError, parse
@@ -91,14 +89,7 @@ def commanded_site(site: Site, prefix: str) -> Path:
         sinks={
             "jsonl": {"path": "out/events.jsonl", "fsync": False},
             "snapshots": {"enabled": False},
-            "mqtt": {
-                "enabled": True,
-                "host": "127.0.0.1",
-                "port": LOCAL_BROKER,
-                "topic_prefix": prefix,
-                "client_id": prefix,
-                "outbox": {"path": "out/outbox.sqlite"},
-            },
+            "mqtt": local_mqtt(prefix, LOCAL_BROKER),
         },
     )
 
@@ -165,8 +156,7 @@ def test_switch_snooze_and_acknowledge_are_confirmed_on_the_state_topics(site: S
 
         send(prefix, "gate/set", "OFF")
         assert sub.wait_for(lambda s: latest(s, f"{prefix}/gate/status")["state"] == "disabled")
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        out = terminate(proc)
         assert proc.returncode == 0, out
         assert "command from" in out and "rule hardhat on camera gate: disabled" in out
 
@@ -184,11 +174,7 @@ def test_switch_snooze_and_acknowledge_are_confirmed_on_the_state_topics(site: S
         attributes = latest(sub, f"{rule}/attributes")
         assert attributes["snoozed_until"] is None and attributes["enabled"] is True
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc)
         sub.close()
     reasons = [e["reason"] for e in read_events(events) if e["type"] == "end"]
     assert {"disabled", "snoozed"} <= set(reasons)

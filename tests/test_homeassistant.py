@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import paho.mqtt.publish as publish
 from conftest import Site
 from ha_judge import judge
-from helpers import start_daemon
+from helpers import local_mqtt, start_daemon, terminate
 from mosquitto import Subscriber
 
 from sitewatch.daemon.config import Config, parse_config
@@ -122,15 +121,7 @@ def discovery_config(site: Site, prefix: str, cameras: list[dict[str, Any]]) -> 
         sinks={
             "jsonl": {"path": "out/events.jsonl", "fsync": False},
             "snapshots": {"enabled": False},
-            "mqtt": {
-                "enabled": True,
-                "host": "127.0.0.1",
-                "port": LOCAL_BROKER,
-                "topic_prefix": prefix,
-                "client_id": prefix,
-                "discovery_prefix": f"{prefix}-ha",
-                "outbox": {"path": "out/outbox.sqlite"},
-            },
+            "mqtt": local_mqtt(prefix, LOCAL_BROKER, discovery_prefix=f"{prefix}-ha"),
         },
     )
 
@@ -172,8 +163,7 @@ def test_entities_of_a_removed_camera_or_rule_are_cleared_on_reload_and_on_resta
         after_reload = retained_now(everything) | retained_now(f"{prefix}/#")
         assert topics_of("b", after_reload) == set()
         assert topics_of("a", after_reload) == topics_of("a", before)  # camera a untouched
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
+        terminate(proc)
 
         # while the daemon is down, rule "yard" is removed from camera a: the next start clears it
         discovery_config(site, prefix, [{**a, "rules": RULES[:1]}])
@@ -194,10 +184,6 @@ def test_entities_of_a_removed_camera_or_rule_are_cleared_on_reload_and_on_resta
         assert f"{prefix}-ha/sensor/{prefix}/a_yard_person_count/config" in after_restart  # the zone stays
         assert f"{prefix}-ha/binary_sensor/{prefix}/a_hardhat/config" in after_restart
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc)
     for topic in retained_now(everything) | retained_now(f"{prefix}/#"):  # leave the shared broker clean
         publish.single(topic, b"", retain=True, hostname="127.0.0.1", port=LOCAL_BROKER)

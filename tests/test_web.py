@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -19,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import Site
-from helpers import read_events, start_daemon, wait_for_line, wait_until
+from helpers import read_events, start_daemon, terminate, wait_for_line, wait_until
 from mosquitto import free_port
 
 ROOT = Path(__file__).parents[1]
@@ -71,11 +70,7 @@ def daemon(site: Site) -> Iterator[tuple[str, Site]]:
         assert wait_for_line(site.root / "out/events.jsonl", lambda e: e["type"] == "end", timeout=30)
         yield base, site
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc)
 
 
 def test_the_api_serves_cameras_events_frames_snapshots_and_clips(daemon: tuple[str, Site]) -> None:
@@ -175,9 +170,7 @@ def token_daemon(site: Site) -> Iterator[str]:
     try:
         assert wait_until(lambda: request(f"{base}/livez")[0] == 200, timeout=30)
         yield base
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-        assert TOKEN not in out
+        assert TOKEN not in terminate(proc)
     finally:
         proc.kill()
 

@@ -12,12 +12,10 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from ..clips import ClipRing
-from .base import VideoSource
-from .pyav import PyAvDecoder
+from .pyav import PyAvDecoder, PyAvSource
 
 
-class FileSource(VideoSource):
+class FileSource(PyAvSource):
     live = False
 
     def __init__(
@@ -39,18 +37,6 @@ class FileSource(VideoSource):
         self._first_pts: float | None = None
         self._last = 0.0  # latest timestamp relative to the anchor
         self._count = 0
-
-    @property
-    def decode_errors(self) -> int:  # type: ignore[override]
-        return self._decoder.decode_errors
-
-    @property  # type: ignore[override]
-    def ring(self) -> ClipRing | None:
-        return self._decoder.ring
-
-    @ring.setter
-    def ring(self, ring: ClipRing | None) -> None:
-        self._decoder.ring = ring
 
     def open(self) -> None:
         self._decoder.open()

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..clips import ClipRing
+from .base import VideoSource
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +116,22 @@ class PyAvDecoder:
                 self._container.close()
         self._container = None
         self._frames = None
+
+
+class PyAvSource(VideoSource):
+    """A source that decodes with a ``PyAvDecoder`` (files, RTSP): its counters and clip ring are the
+    decoder's."""
+
+    _decoder: PyAvDecoder
+
+    @property
+    def decode_errors(self) -> int:  # type: ignore[override]
+        return self._decoder.decode_errors
+
+    @property  # type: ignore[override]
+    def ring(self) -> ClipRing | None:
+        return self._decoder.ring
+
+    @ring.setter
+    def ring(self, ring: ClipRing | None) -> None:
+        self._decoder.ring = ring

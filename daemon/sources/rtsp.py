@@ -10,11 +10,10 @@ from urllib.parse import quote
 import numpy as np
 import numpy.typing as npt
 
-from ..clips import ClipRing
 from ..config import CameraConfig
 from ..redact import redact_url, register_secret, split_url, url_password
-from .base import SourceError, VideoSource
-from .pyav import PyAvDecoder
+from .base import SourceError
+from .pyav import PyAvDecoder, PyAvSource
 
 
 def credentialed_url(camera: CameraConfig) -> str:
@@ -32,7 +31,7 @@ def credentialed_url(camera: CameraConfig) -> str:
     return parts.encoded()
 
 
-class RtspSource(VideoSource):
+class RtspSource(PyAvSource):
     live = True
 
     def __init__(self, camera: CameraConfig) -> None:
@@ -50,18 +49,6 @@ class RtspSource(VideoSource):
             name=camera.name,
             width=camera.decode_width,
         )
-
-    @property
-    def decode_errors(self) -> int:  # type: ignore[override]
-        return self._decoder.decode_errors
-
-    @property  # type: ignore[override]
-    def ring(self) -> ClipRing | None:
-        return self._decoder.ring
-
-    @ring.setter
-    def ring(self, ring: ClipRing | None) -> None:
-        self._decoder.ring = ring
 
     @property
     def stream_fps(self) -> float:
