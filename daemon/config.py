@@ -692,8 +692,12 @@ class ClipSinkConfig(_Model):
     dir: Path = Field(
         Path("sitewatch-data/snapshots"), description="Directory for clips (<camera>/<alert>.mp4)."
     )
-    pre_seconds: float = Field(5.0, ge=0.0, le=60.0, description="Seconds before the alert's start.")
-    post_seconds: float = Field(10.0, ge=0.0, le=300.0, description="Seconds after the alert's start.")
+    pre_seconds: float = Field(
+        5.0, ge=0.0, le=60.0, description="Seconds of video before the alert's condition began."
+    )
+    post_seconds: float = Field(
+        10.0, ge=0.0, le=300.0, description="Seconds of video after the alert started (its start event)."
+    )
     max_mb_per_camera: float = Field(
         64.0,
         gt=0.0,
