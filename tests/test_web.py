@@ -18,8 +18,11 @@ import cv2
 import numpy as np
 import pytest
 from conftest import Site
-from helpers import read_events, start_daemon, terminate, wait_for_line, wait_until
+from helpers import read_events, start_daemon, terminate, to_toml, wait_for_line, wait_until
 from mosquitto import free_port
+
+from sitewatch.daemon.demo import demo_config
+from sitewatch.daemon.resources import SAMPLE_CLIP, packaged
 
 ROOT = Path(__file__).parents[1]
 PERSON = (40.0, 20.0, 80.0, 110.0, 0.9, "person")
@@ -141,9 +144,7 @@ def browse(url: str, *extra: str) -> str:
     return done.stdout
 
 
-def test_the_page_shows_the_cameras_their_rules_and_the_alerts_in_chromium(
-    daemon: tuple[str, Site], tmp_path: Path
-) -> None:
+def test_the_page_shows_the_cameras_their_rules_and_the_alerts_in_chromium(daemon: tuple[str, Site]) -> None:
     base, _site = daemon
     dom = browse(base + "/", "--dump-dom")
     assert 'data-camera="gate"' in dom and 'data-camera="yard"' in dom
@@ -151,8 +152,31 @@ def test_the_page_shows_the_cameras_their_rules_and_the_alerts_in_chromium(
     assert "/api/snapshots/" in dom and ">play<" in dom  # an alert row with its snapshot and clip
     assert "cannot reach the daemon" not in dom
     assert "[cameras.zones.restricted]" not in dom  # the editor waits for points
-    shot = Path(os.environ.get("SITEWATCH_WEB_SCREENSHOT", tmp_path / "page.png"))
-    browse(base + "/", f"--screenshot={shot}")
+
+
+@pytest.mark.model
+def test_the_page_shows_the_demo_site_in_chromium(tmp_path: Path) -> None:
+    """The demo's camera, rules and alerts (the shipped sample, looping live, and the demo model), as a
+    browser shows them; ``SITEWATCH_WEB_SCREENSHOT=docs/web.png`` renews the docs' screenshot."""
+    raw = demo_config(packaged(SAMPLE_CLIP), tmp_path / "data", mqtt=False)
+    port = free_port()
+    raw["model"] |= {"runtime": "torch", "device": "cpu"}  # no export: the page is what is tested
+    raw["service"] = {"http_port": port}
+    raw["cameras"][0] |= {"realtime": True, "loop": True}
+    config = tmp_path / "demo.toml"
+    config.write_text(to_toml(raw))
+    proc = start_daemon(config)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for_line(tmp_path / "data/events.jsonl", lambda e: e["type"] == "start", timeout=90)
+        dom = browse(base + "/", "--dump-dom")
+        shot = Path(os.environ.get("SITEWATCH_WEB_SCREENSHOT", tmp_path / "page.png"))
+        browse(base + "/", f"--screenshot={shot}")
+    finally:
+        terminate(proc)
+    assert 'data-camera="site"' in dom
+    assert all(rule in dom for rule in ("hardhat", "restricted-area", "gate"))
+    assert "/api/snapshots/" in dom and "cannot reach the daemon" not in dom
     image = cv2.imread(str(shot))
     assert image is not None and image.shape[1] == 1280
     assert image.std() > 20  # a rendered page, not a blank one
