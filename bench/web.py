@@ -30,6 +30,7 @@ from sitewatch.daemon.detectors import create_detector  # noqa: E402
 from sitewatch.daemon.pipeline import Pipeline  # noqa: E402
 from sitewatch.daemon.web.app import WebConfig, create_app  # noqa: E402
 from sitewatch.daemon.web.server import WebServer  # noqa: E402
+from sitewatch.daemon.web.site import PipelineSite  # noqa: E402
 
 
 def _viewers(port: int, n: int, stop: threading.Event, served: list[int]) -> list[threading.Thread]:
@@ -62,7 +63,7 @@ def _run(setup: Setup, scratch: Path, *, viewers: int, seconds: float | None, pa
         if not viewers:
             return
         app = create_app(WebConfig(lambda: (True, "ok"), lambda: (True, "ok"), pipeline.metrics.registry,
-                                   pipeline, None, None))  # fmt: skip
+                                   PipelineSite(pipeline), None, None))  # fmt: skip
         servers.append(WebServer("127.0.0.1", 0, app))
         servers[0].start()
         _viewers(servers[0].port, viewers, stop, served)

@@ -23,7 +23,6 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
 
 from sitewatch.trackers import Tracker, create_tracker
 
@@ -32,7 +31,7 @@ from .clips import ClipRing
 from .commands import ALL, Command, CommandError, CommandReply
 from .config import CameraConfig, Config, PpeRuleConfig, build
 from .detectors import Detector
-from .events import CameraStatus, EventMessage, SnapshotRequest
+from .events import CameraStatus, EventMessage
 from .gating import Gate
 from .logs import Throttle
 from .metrics import CameraCounts, Metrics, PipelineCounts, gpu_counts
@@ -41,7 +40,6 @@ from .recorder import Recorder
 from .resolution import HeadSizeCheck
 from .retention import RetentionWorker
 from .rules import RuleEngine, build_engine
-from .rules.engine import Geometry
 from .sources import CameraState, Producer, create_source
 from .state import Override
 from .supervisor import SupervisedThread, WorkerState, supervisor
@@ -394,55 +392,6 @@ class Pipeline:
 
     def cameras_disabled(self) -> int:
         return sum(1 for cam in list(self.cameras.values()) if cam.disabled)
-
-    # --- what the web page reads (daemon/web/app.py's SiteView), from the server's thread ------------
-
-    def camera_views(self) -> list[dict[str, Any]]:
-        views = []
-        for name, cam in list(self.cameras.items()):
-            producer = cam.producer
-            latest = cam.latest
-            rules = []
-            for rule in cam.engine.rules:
-                state = cam.engine.current.get(rule.name)
-                rules.append({
-                    "name": rule.name, "kind": rule.kind, "on": bool(state and state.on),
-                    "active": len(state.active) if state else 0, "enabled": rule.enabled,
-                    "snoozed": rule.name in cam.engine.snoozed_until,
-                    "counts": state.counts if state else None,
-                })  # fmt: skip
-            views.append({
-                "name": name,
-                "state": CameraState.DISABLED.value if cam.disabled else producer.state.value,
-                "fps": round(producer.fps, 2), "frames": cam.processed, "dropped": self.hub.dropped(name),
-                "decoded": producer.decoded, "skipped": producer.skipped, "queued": self.hub.depth(name),
-                "size": None if latest is None else list(latest[0].size),
-                "zones": {z: {"points": c.points, "units": c.units} for z, c in cam.config.zones.items()},
-                "lines": {n: {"points": c.points, "units": c.units} for n, c in cam.config.lines.items()},
-                "rules": rules,
-            })  # fmt: skip
-        return views
-
-    def live_jpeg(self, camera: str) -> bytes | None:
-        """The camera's latest judged frame with its tracks, zones and lines drawn (None before one)."""
-        from sitewatch.sinks.annotate import encode_jpeg
-
-        cam = self.cameras.get(camera)
-        latest = None if cam is None else cam.latest
-        if cam is None or latest is None:
-            return None
-        frame, tracks = latest
-        shapes = Geometry(cam.config).for_size(frame.size)
-        state = cam.producer.state.value
-        clock = time.strftime("%H:%M:%S", time.localtime(frame.ts))
-        caption = f"{camera} | {clock} | {state} {cam.producer.fps:.1f} fps"
-        request = SnapshotRequest(frame.image, tracks, shapes.zones, shapes.lines, None, caption, "")
-        return encode_jpeg(request, quality=70)
-
-    def recent_events(
-        self, *, camera: str | None, rule: str | None, since: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        return self.recent.query(camera=camera, rule=rule, since=since, limit=limit)
 
     # --- operator commands (daemon/commands.py) ----------------------------------------------------
 

@@ -27,6 +27,7 @@ from .pipeline import Pipeline, RunSummary
 from .redact import register_secret
 from .web.app import WebConfig, create_app
 from .web.server import WebServer
+from .web.site import PipelineSite
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Service:
                 live=self.live,
                 ready=self.readiness,
                 registry=pipeline.metrics.registry,
-                site=pipeline,
+                site=PipelineSite(pipeline),
                 snapshots=sinks.snapshots.dir if sinks.snapshots.enabled else None,
                 clips=sinks.clips.dir if sinks.clips.enabled else None,
                 token=token or None,

@@ -133,8 +133,12 @@ def test_switch_snooze_and_acknowledge_are_confirmed_on_the_state_topics(site: S
         )
 
         send(prefix, "gate/rules/hardhat/set", "OFF")
-        assert sub.wait_for(lambda s: latest(s, f"{rule}/attributes")["enabled"] is False)
-        assert latest(sub, f"{rule}/state") == b"OFF"
+        # attributes come first, then the state (HA sees current attributes when the state flips)
+        assert sub.wait_for(
+            lambda s: (
+                latest(s, f"{rule}/attributes")["enabled"] is False and latest(s, f"{rule}/state") == b"OFF"
+            )
+        )
         assert wait_for_line(events, lambda e: e["reason"] == "disabled", timeout=10)
 
         send(prefix, "gate/rules/hardhat/set", "ON")
