@@ -30,6 +30,8 @@ class Broker:
     tls: dict[str, Path] | None = None  # cafile, certfile, keyfile
     password_file: Path | None = None
     acl_file: Path | None = None
+    extra: list[str] = field(default_factory=list)
+    """More mosquitto.conf lines, after the listener's (a bridge section)."""
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Broker:
@@ -51,6 +53,7 @@ class Broker:
             lines.append(f"acl_file {self.acl_file}")
         if self.tls:
             lines += [f"{k} {v}" for k, v in self.tls.items()]
+        lines += self.extra
         conf = self.root / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         log = self.root / "stderr.log"
