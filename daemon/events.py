@@ -289,10 +289,18 @@ class CameraStatus:
     state: str
     fps: float
     ts: float
+    host: str = ""
+    """The replica watching the camera (events' ``host``)."""
 
     def to_json(self) -> str:
         return json.dumps(
-            {"camera": self.camera, "state": self.state, "fps": round(self.fps, 2), "ts": iso_utc(self.ts)},
+            {
+                "camera": self.camera,
+                "state": self.state,
+                "fps": round(self.fps, 2),
+                "ts": iso_utc(self.ts),
+                "host": self.host,
+            },
             separators=(",", ":"),
         )
 

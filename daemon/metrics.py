@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from . import __version__
+from .config import Replica
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,8 @@ class PipelineCounts:
     classifier_errors: dict[str, int] = field(default_factory=dict)
     mqtt_connected: bool | None = None
     """None without an MQTT sink."""
+    inference_available: bool = True
+    inference_dropped: dict[str, int] = field(default_factory=dict)
     gpus: list[GpuCounts] = field(default_factory=list)
 
 
@@ -65,13 +68,26 @@ class GpuCounts:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, replica: Replica | None = None) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, resident memory, open fds
         PlatformCollector(registry=self.registry)
         Info("sitewatch_build", "The running build.", registry=self.registry).info(
             {"version": __version__, "python": platform.python_version()}
         )
+        if replica is not None:
+            shard = replica.shard
+            Info(
+                "sitewatch_replica",
+                "Which replica this is and its shard of the cameras.",
+                registry=self.registry,
+            ).info(
+                {
+                    "host": replica.host,
+                    "shard": str(shard.index) if shard else "",
+                    "shards": str(shard.count) if shard else "",
+                }
+            )
         self.event_latency = Histogram(
             "sitewatch_event_latency_seconds",
             "From decoding the frame that started an alert to its start event leaving for the sinks.",
@@ -158,6 +174,20 @@ class _PipelineCollector(Collector):
         if p.mqtt_connected is not None:  # no sample without an MQTT sink
             connected.add_metric([], 1.0 if p.mqtt_connected else 0.0)
         yield connected
+        available = GaugeMetricFamily(
+            "sitewatch_inference_available",
+            "0 while the inference server does not answer (inference_unavailable), else 1.",
+        )
+        available.add_metric([], 1.0 if p.inference_available else 0.0)
+        yield available
+        lost = CounterMetricFamily(
+            "sitewatch_inference_dropped_frames",
+            "Frames dropped because inference was unavailable (a remote server down).",
+            labels=["camera"],
+        )
+        for camera, n in sorted(p.inference_dropped.items()):
+            lost.add_metric([camera], n)
+        yield lost
         # GPU: samples on CUDA only
         memory = GaugeMetricFamily(
             "sitewatch_gpu_memory_used_bytes", "GPU memory in use (all processes).", labels=["device"]

@@ -29,12 +29,13 @@ from sitewatch.trackers import Tracker, create_tracker
 from .attributes.stage import AttributeStage
 from .clips import ClipRing
 from .commands import ALL, Command, CommandError, CommandReply
-from .config import CameraConfig, Config, PpeRuleConfig, build
-from .detectors import Detector
+from .config import CameraConfig, Config, PpeRuleConfig, Replica, build
+from .detectors import Detector, InferenceUnavailable
 from .events import CameraStatus, EventMessage
 from .gating import Gate
 from .logs import Throttle
 from .metrics import CameraCounts, Metrics, PipelineCounts, gpu_counts
+from .outage import InferenceOutage
 from .queues import FrameHub
 from .recorder import Recorder
 from .resolution import HeadSizeCheck
@@ -112,6 +113,8 @@ class Pipeline:
         self.hub = FrameHub()
         self.events: Counter[tuple[str, str, str]] = Counter()
         self.inference_errors = 0
+        self.outage = InferenceOutage()
+        """A remote inference server's availability (daemon/outage.py)."""
         self.frame_errors = 0
         """Frames whose tracking or rules raised (skipped; the camera goes on)."""
         self.stop_event = threading.Event()
@@ -133,7 +136,11 @@ class Pipeline:
             self._add(self._make_camera(cam, i))
         rotate = config.retention.rotate_daily
         self.recent = RecentEvents()
-        sinks = [*create_sinks(config.sinks, rotate_daily=rotate), StateSink(self.store), self.recent]
+        sinks = [
+            *create_sinks(config.sinks, rotate_daily=rotate, replica=config.replica),
+            StateSink(self.store),
+            self.recent,
+        ]
         if config.sinks.clips.enabled:
             sinks.append(build("sinks.clips.dir", lambda: ClipSink(config.sinks.clips, self.rings.get)))
         self.bus = EventBus(sinks)
@@ -150,7 +157,7 @@ class Pipeline:
         self.supervisor = supervisor
         self.heartbeat = time.monotonic()
         """When the inference loop last turned (it turns at least every 0.1 s unless the model hangs)."""
-        self.metrics = Metrics()
+        self.metrics = Metrics(config.replica)
         self.latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         """The latest frames' decode-to-done latencies in seconds (bench/ reads the percentiles)."""
         self.metrics.watch(self.counts)
@@ -176,6 +183,7 @@ class Pipeline:
                 snapshots=self.config.sinks.snapshots.enabled,
                 clips=self.config.sinks.clips.kinds if self.config.sinks.clips.enabled else (),
                 tallies=self.tallies,
+                host=self.config.replica.host,
             ),
         )
         now = time.time()
@@ -355,6 +363,8 @@ class Pipeline:
             classifier_deferred=dict(self.attributes.deferred),
             classifier_errors=dict(self.attributes.errors),
             mqtt_connected=self._mqtt_connected(),
+            inference_available=self.outage.available,
+            inference_dropped=dict(self.outage.dropped),
             gpus=gpu_counts(self.detector.device),
         )
 
@@ -405,6 +415,9 @@ class Pipeline:
                 command = self._commands.get_nowait()
             except queue.Empty:
                 return
+            if command.camera not in self.cameras and command.camera in self._fleet_cameras():
+                log.debug("command on %s is for another replica's camera", command.topic)
+                continue
             try:
                 with self._lock:
                     self._apply(command)
@@ -413,6 +426,9 @@ class Pipeline:
                 self.bus.reply(CommandReply(command.topic, command.describe(), str(exc), time.time()))
             else:
                 log.info("command from %s: %s", command.topic or "the API", command.describe())
+
+    def _fleet_cameras(self) -> set[str]:
+        return {c.name for c in self.config.replica.fleet.cameras}
 
     def _apply(self, command: Command) -> None:
         cam = self.cameras.get(command.camera)
@@ -514,7 +530,7 @@ class Pipeline:
             cam.producer = new
             new.start()
 
-    def reconfigure(self, cameras: list[CameraConfig]) -> list[str]:
+    def reconfigure(self, cameras: list[CameraConfig], replica: Replica | None = None) -> list[str]:
         """Apply a new camera list without stopping the others: add, remove, restart the cameras whose
         source changed, and swap the rules of those whose zones, lines or rules changed (their active
         alerts end with reason ``reconfigured``). Returns one line per change, for the log.
@@ -559,6 +575,8 @@ class Pipeline:
                     current.config = wanted[name]
                 changes.append(change)
             self.config = self.config.model_copy(update={"cameras": cameras})
+            if replica is not None:  # a sharded replica's cameras of the reloaded fleet config
+                self.config.attach_replica(replica)
             self.bus.describe(self.config)
             self.recorder = recorder
             self.publish_states([name for name, _ in plan])
@@ -591,9 +609,18 @@ class Pipeline:
                     break
                 continue
             todo = [frame for frame in batch if self._needs_detection(frame)]
+            if todo and self.outage.waiting():
+                self.outage.drop([frame.camera for frame in todo])
+                continue
             started = time.perf_counter()
             try:
                 results = self.detector.detect(todo) if todo else []
+                if todo:
+                    self.outage.answered()
+            except InferenceUnavailable as exc:
+                self.outage.failed(str(exc))
+                self.outage.drop([frame.camera for frame in todo])
+                continue
             except Exception as exc:
                 self.inference_errors += 1
                 self._throttle.log(
@@ -674,7 +701,9 @@ class Pipeline:
             return  # a removed camera's or a replaced producer's last words: nobody needs them
         off = runtime is not None and runtime.disabled
         state = CameraState.DISABLED.value if off else producer.state.value
-        self.bus.status(CameraStatus(producer.camera.name, state, producer.fps, time.time()))
+        self.bus.status(
+            CameraStatus(producer.camera.name, state, producer.fps, time.time(), self.config.replica.host)
+        )
 
     def _publish(self, message: EventMessage) -> None:
         ev = message.event

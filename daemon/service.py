@@ -25,6 +25,7 @@ from .logs import Throttle
 from .notify import Notifier
 from .pipeline import Pipeline, RunSummary
 from .redact import register_secret
+from .sharding import select
 from .web.app import WebConfig, create_app
 from .web.server import WebServer
 from .web.site import PipelineSite
@@ -50,9 +51,19 @@ RESTART_NEEDED = (
 
 
 class Service:
-    def __init__(self, pipeline: Pipeline, config_path: Path, *, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        config_path: Path,
+        *,
+        notifier: Notifier | None = None,
+        prepare: Callable[[Config], Config] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.config_path = config_path
+        self.prepare = prepare or (lambda fleet: select(fleet, pipeline.config.replica.shard))
+        """What ``run`` did to the loaded file (this replica's cameras, command-line overrides), done
+        again to a reloaded one."""
         self.notifier = notifier or Notifier()
         self.ready = False
         self._reload = threading.Event()
@@ -111,11 +122,17 @@ class Service:
         """Ready while at least one camera is online and no worker is failing; the body says why not."""
         if not self.ready:
             return False, "starting: model loading or sources not started"
+        replica = self.pipeline.config.replica
+        if not self.pipeline.cameras and replica.shard is not None:
+            return True, f"shard {replica.shard}: no camera hashes to this replica"
         online = self.pipeline.cameras_online()
         off = self.pipeline.cameras_disabled()
         switched_off = f"; {off} switched off by command" if off else ""
         cameras = f"{online}/{len(self.pipeline.cameras)} cameras online{switched_off}"
         problems = self.pipeline.supervisor.problems()
+        outage = self.pipeline.outage.problem()
+        if outage:
+            problems.insert(0, outage)
         if online == 0:
             problems.insert(0, f"no camera online (0/{len(self.pipeline.cameras)}{switched_off})")
         if problems:
@@ -127,6 +144,9 @@ class Service:
         online = p.cameras_online()
         line = f"{online}/{len(p.cameras)} cameras online, {fps:.1f} fps, outbox {p.outbox_pending()}"
         problems = p.supervisor.problems()
+        outage = p.outage.problem()
+        if outage:
+            problems.insert(0, outage)
         if problems:
             line += f"; {len(problems)} failing: {problems[0]}"
         return line
@@ -198,10 +218,10 @@ class Service:
         self.notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
         try:
             try:
-                new = load_config(self.config_path)
-                check_labels(new, self.pipeline.detector.labels)
                 old: Config = self.pipeline.config
-                changes = self.pipeline.reconfigure(new.cameras)
+                new = self.prepare(load_config(self.config_path))
+                check_labels(new, self.pipeline.detector.labels)
+                changes = self.pipeline.reconfigure(new.cameras, new.replica)
             except ConfigError as exc:
                 log.error("reload rejected, the running configuration stays: %s", "; ".join(exc.problems))
                 return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sitewatch.daemon.config import SinksConfig, build
+from sitewatch.daemon.config import Replica, SinksConfig, build
 
 from .base import EventBus, Sink, SinkWorker
 from .jsonl import JsonlSink
@@ -11,9 +11,12 @@ from .snapshot import SnapshotSink
 __all__ = ["EventBus", "JsonlSink", "Sink", "SinkWorker", "SnapshotSink", "create_sinks"]
 
 
-def create_sinks(cfg: SinksConfig, *, rotate_daily: bool = False) -> list[Sink]:
+def create_sinks(
+    cfg: SinksConfig, *, rotate_daily: bool = False, replica: Replica | None = None
+) -> list[Sink]:
     """Build the enabled sinks; a failure is a ConfigError naming the sink's key. ``rotate_daily``
-    starts a new JSONL file each UTC day (retention.rotate_daily)."""
+    starts a new JSONL file each UTC day (retention.rotate_daily); ``replica``: a sharded replica's
+    place in the fleet (its MQTT client id, Last Will and stale-topic rules)."""
     sinks: list[Sink] = []
     if cfg.jsonl.enabled:
         sinks.append(
@@ -32,5 +35,5 @@ def create_sinks(cfg: SinksConfig, *, rotate_daily: bool = False) -> list[Sink]:
     if cfg.mqtt.enabled:
         from .mqtt import MqttSink
 
-        sinks.append(build("sinks.mqtt", lambda: MqttSink(cfg.mqtt)))
+        sinks.append(build("sinks.mqtt", lambda: MqttSink(cfg.mqtt, replica)))
     return sinks

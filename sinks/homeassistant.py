@@ -55,10 +55,17 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", text)
 
 
-def entities(config: Config, *, prefix: str, node_id: str, snapshots: bool) -> list[Entity]:
-    """Every discovery entity of the configured cameras and rules."""
+def entities(
+    config: Config, *, prefix: str, node_id: str, snapshots: bool, availability_topic: str | None = None
+) -> list[Entity]:
+    """Every discovery entity of the configured cameras and rules. ``availability_topic``: the
+    daemon's (``<prefix>/availability``) unless a sharded replica names its own."""
     availability = [
-        {"topic": f"{prefix}/availability", "payload_available": "online", "payload_not_available": "offline"}
+        {
+            "topic": availability_topic or f"{prefix}/availability",
+            "payload_available": "online",
+            "payload_not_available": "offline",
+        }
     ]
     out: list[Entity] = []
     for camera in config.cameras:

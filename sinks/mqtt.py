@@ -19,7 +19,8 @@ publish the broker refuses, for example a topic its ACL denies — that message 
 Topics (see ``docs/mqtt.md``):
 
 - ``<prefix>/<camera>/events``: every event, QoS as configured, not retained;
-- ``<prefix>/availability``: ``online`` retained on connect, ``offline`` as Last Will and on clean exit;
+- ``<prefix>/availability``: ``online`` retained on connect, ``offline`` as Last Will and on clean exit
+  (a sharded replica: ``<prefix>/replicas/<index>/availability``, its cameras' entities use it);
 - ``<prefix>/<camera>/status``: the camera's state and frame rate, retained;
 - ``<prefix>/<camera>/snapshot``: the latest alert's annotated JPEG, retained (optional);
 - ``<prefix>/<camera>/rules/<rule>/state``: ``ON`` while any alert of the rule is active, else ``OFF``,
@@ -52,7 +53,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from sitewatch.daemon.backoff import Backoff
 from sitewatch.daemon.commands import SUBSCRIPTIONS, Command, CommandError, CommandReply, parse
-from sitewatch.daemon.config import Config, MqttSinkConfig, mqtt_password
+from sitewatch.daemon.config import Config, MqttSinkConfig, Replica, mqtt_password
 from sitewatch.daemon.events import CameraStatus, EventMessage
 from sitewatch.daemon.logs import Throttle
 from sitewatch.daemon.redact import register_secret
@@ -97,10 +98,18 @@ def describe_connect_error(exc: BaseException) -> str:
 class MqttSink(Sink):
     name = "mqtt"
 
-    def __init__(self, cfg: MqttSinkConfig) -> None:
+    def __init__(self, cfg: MqttSinkConfig, replica: Replica | None = None) -> None:
         self.cfg = cfg
         self.prefix = cfg.topic_prefix.rstrip("/")
-        self.client_id = cfg.client_id or f"sitewatch-{socket.gethostname()}"
+        shard = replica.shard if replica is not None else None
+        # Replicas share one config: each needs its own client id (a broker drops the older of two
+        # sessions with the same id) and Last Will, but Home Assistant's node id is the fleet's, so a
+        # camera's entities keep their ids whichever replica owns it.
+        fleet_id = cfg.client_id or ("sitewatch" if shard else f"sitewatch-{socket.gethostname()}")
+        self.client_id = f"{fleet_id}-{shard.index}" if shard else fleet_id
+        self.availability = (
+            f"{self.prefix}/replicas/{shard.index}/availability" if shard else f"{self.prefix}/availability"
+        )
         self.password = mqtt_password(cfg)
         register_secret(self.password)
         self.outbox = Outbox(
@@ -118,9 +127,11 @@ class MqttSink(Sink):
         self._retained: dict[str, bytes] = {}  # statuses and snapshots: latest per topic, re-sent on connect
         self._retained_dirty: set[str] = set()
         self._answers: deque[tuple[str, bytes]] = deque(maxlen=100)
-        self.node_id = slug(self.client_id)
+        self.node_id = slug(fleet_id)
         self._discovery_root = f"{cfg.discovery_prefix}/"
         self._discovery: set[str] = set()
+        self._fleet_discovery: set[str] = set()
+        """Discovery topics of every replica's cameras (all of them unsharded): never stale."""
         self._layout: tuple[set[str], set[tuple[str, str]]] | None = None
         self._on_command_parsed: Callable[[Command], None] | None = None
         self._lock = threading.Lock()
@@ -162,22 +173,34 @@ class MqttSink(Sink):
         """The site's cameras and rules (at start and after every reload): publish Home Assistant
         discovery for them and clear — an empty retained message deletes it on the broker — every
         retained topic of a camera or rule that is gone, discovery included."""
+        fleet = config.replica.fleet  # a sharded replica: the other replicas' cameras are not stale
         self._layout = (
-            {c.name for c in config.cameras},
-            {(c.name, r.name) for c in config.cameras for r in c.rules},
+            {c.name for c in fleet.cameras},
+            {(c.name, r.name) for c in fleet.cameras for r in c.rules},
         )
         wanted: dict[str, bytes] = {}
+        self._fleet_discovery = set()
         if self.cfg.discovery:
             for entity in entities(
-                config, prefix=self.prefix, node_id=self.node_id, snapshots=self.cfg.snapshots
+                config,
+                prefix=self.prefix,
+                node_id=self.node_id,
+                snapshots=self.cfg.snapshots,
+                availability_topic=self.availability,
             ):
                 wanted[entity.topic(self.cfg.discovery_prefix, self.node_id)] = _json(entity.config)
+            self._fleet_discovery = {
+                e.topic(self.cfg.discovery_prefix, self.node_id)
+                for e in entities(
+                    fleet, prefix=self.prefix, node_id=self.node_id, snapshots=self.cfg.snapshots
+                )
+            }
         with self._lock:
             gone = [
                 t for t in self._retained if self._retained[t] and (t in self._discovery or self._stale(t))
             ]
             for topic in gone:
-                if topic not in wanted:
+                if topic not in wanted and topic not in self._fleet_discovery:
                     self._retained[topic] = b""
                     self._retained_dirty.add(topic)
             for topic, payload in wanted.items():
@@ -193,7 +216,7 @@ class MqttSink(Sink):
             return False
         cameras, rules = self._layout
         if topic.startswith(self._discovery_root):
-            return topic not in self._discovery
+            return topic not in self._discovery and topic not in self._fleet_discovery
         levels = topic[len(self.prefix) + 1 :].split("/") if topic.startswith(self.prefix + "/") else []
         if len(levels) == 2 and levels[1] in ("status", "objects", "snapshot"):
             return levels[0] not in cameras
@@ -259,7 +282,7 @@ class MqttSink(Sink):
                 cert_reqs=ssl.CERT_REQUIRED,
             )
             client.tls_insecure_set(t.insecure)
-        client.will_set(f"{self.prefix}/availability", "offline", qos=1, retain=True)
+        client.will_set(self.availability, "offline", qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -338,7 +361,7 @@ class MqttSink(Sink):
                 self._wake.clear()
         self._settle(worker)
         if s.acked and not s.closed:
-            info = self._publish_retained(client, f"{self.prefix}/availability", b"offline")
+            info = self._publish_retained(client, self.availability, b"offline")
             deadline = time.monotonic() + 1.0
             while not info.is_published() and time.monotonic() < deadline:
                 if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
@@ -433,7 +456,7 @@ class MqttSink(Sink):
         self._session.acked = self._session.just_connected = True
         self.connected = True
         log.info("MQTT: connected to %s:%s as %s", self.cfg.host, self.cfg.port, self.client_id)
-        self._publish_retained(client, f"{self.prefix}/availability", b"online")
+        self._publish_retained(client, self.availability, b"online")
         with self._lock:
             self._retained_dirty = set(self._retained)  # the broker may have restarted without them
 

@@ -3,23 +3,19 @@ virtual environment of its own (it pins its dependencies, which must not meet ou
 small script that applies each MQTT platform's ``DISCOVERY_SCHEMA`` and renders value templates with
 Jinja as HA does.
 
-The environment is ``$SITEWATCH_HA_PYTHON`` when set, else ``.cache/ha-venv`` in the checkout, created on
-first use (``.ci/run`` creates it ahead of the tests; a developer's first run takes a minute or two).
+The environment is ``$SITEWATCH_HA_PYTHON`` when set, else ``.cache/ha-venv`` (tests/side_venv.py).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-HA_VERSION = "2024.3.3"
-VENV = ROOT / ".cache" / "ha-venv"
+from side_venv import side_python
+
+HA_REQUIREMENTS = ["homeassistant==2024.3.3"]
 
 JUDGE = r"""
 import importlib, json, re, sys
@@ -59,21 +55,8 @@ json.dump(out, sys.stdout)
 
 
 def ha_python() -> Path:
-    """The Python of an environment with Home Assistant installed (made once, under a lock)."""
-    if env := os.environ.get("SITEWATCH_HA_PYTHON"):
-        return Path(env)
-    python = VENV / "bin" / "python"
-    marker = VENV / f".homeassistant-{HA_VERSION}"
-    VENV.parent.mkdir(parents=True, exist_ok=True)
-    with open(VENV.parent / "ha-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not marker.exists():
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-            subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", f"homeassistant=={HA_VERSION}"], check=True
-            )
-            marker.touch()
-    return python
+    """The Python of an environment with Home Assistant installed."""
+    return side_python("ha-venv", HA_REQUIREMENTS, "SITEWATCH_HA_PYTHON")
 
 
 def judge(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

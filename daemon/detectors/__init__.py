@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..config import Config, ConfigError, ModelConfig, build, check_labels
-from .base import Detector, LabelMap
+from .base import Detector, InferenceUnavailable, LabelMap
 
-__all__ = ["Detector", "LabelMap", "create_detector", "load_detector"]
+__all__ = ["Detector", "InferenceUnavailable", "LabelMap", "create_detector", "load_detector"]
 
 
 def create_detector(cfg: ModelConfig) -> Detector:
@@ -19,6 +19,10 @@ def create_detector(cfg: ModelConfig) -> Detector:
         from .hf import TransformersDetector
 
         detector = TransformersDetector(cfg)
+    elif cfg.backend == "remote":
+        from .remote import RemoteDetector
+
+        detector = RemoteDetector(cfg)
     elif cfg.backend == "zero_shot":
         from .hf import ZeroShotDetector
 

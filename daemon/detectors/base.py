@@ -15,6 +15,11 @@ from ..types import Detections, Frame
 log = logging.getLogger(__name__)
 
 
+class InferenceUnavailable(Exception):
+    """A remote inference server did not answer (or answered with an error) after the retries; the
+    message says why in one line. The pipeline drops the batch and backs off (daemon/outage.py)."""
+
+
 class Detector(ABC):
     """Runs a model on a batch of frames (from any cameras) and returns one ``Detections`` per frame.
 

@@ -104,8 +104,10 @@ def build_engine(
     snapshots: bool,
     clips: Collection[str] = (),
     tallies: Tallies | None = None,
+    host: str | None = None,
 ) -> RuleEngine:
     """A camera's rules; a line rule takes its counts from ``tallies`` (a new one starts at zero);
-    alerts of the rule kinds in ``clips`` name an evidence clip."""
+    alerts of the rule kinds in ``clips`` name an evidence clip; events carry ``host`` (default: the
+    host name)."""
     rules = [build_rule(r, camera, tallies) for r in camera.rules]
-    return RuleEngine(camera, rules, model=model, snapshots=snapshots, clips=clips)
+    return RuleEngine(camera, rules, model=model, snapshots=snapshots, clips=clips, host=host)

@@ -19,7 +19,6 @@ from .base import Rule, Scene
 from .lifecycle import Lifecycle, Transition
 from .motion import Motion
 
-HOST = socket.gethostname()
 OBJECTS_INTERVAL = 0.5
 """Seconds of frame time between two object-count updates of a camera (counts flicker with the
 detector; the latest value is always published once the interval has passed)."""
@@ -61,8 +60,11 @@ class RuleEngine:
         model: str,
         snapshots: bool = True,
         clips: Collection[str] = (),
+        host: str | None = None,
     ) -> None:
         self.camera = camera.name
+        self.host = host or socket.gethostname()
+        """The ``host`` events carry: the replica's name when sharded (``Config.replica``)."""
         self.geometry = Geometry(camera)
         self.rules = list(rules)
         self.lifecycles = [Lifecycle(rule.timing) for rule in self.rules]
@@ -255,7 +257,7 @@ class RuleEngine:
             snapshot=relpath,
             reason=tr.reason,
             model=self.model,
-            host=HOST,
+            host=self.host,
             frame_index=index,
             media_ts=media_ts,
             attributes=None if subject.track_id is None else self._attributes.get(subject.track_id),
