@@ -228,6 +228,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         AttributeStage(config.classifiers)
     print(_summary(config, detector.labels, detector.runtime))
     print(f"outputs: writable by {current_user()}")
+    probe = getattr(detector, "probe", None)  # remote inference (slicing wraps the detector: not probed)
+    if callable(probe):  # a server that is down is not a config error: run retries it
+        from .detectors import InferenceUnavailable
+
+        try:
+            print(f"inference server: {probe()}")
+        except InferenceUnavailable as exc:
+            print(f"warning: inference server not answering ({exc}); run starts and retries", file=sys.stderr)
     from .modelcard import domain_warnings
 
     for warning in domain_warnings(config):

@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .backoff import Backoff
+from .detectors.base import Detector, InferenceUnavailable
+from .types import Detections, Frame
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,24 @@ class InferenceOutage:
     def waiting(self) -> bool:
         """Down, and not yet time to try the server again."""
         return self.since is not None and time.monotonic() < self.retry_at
+
+    def detect(
+        self, detector: Detector, frames: list[Frame]
+    ) -> tuple[list[Frame], list[Detections], set[int]]:
+        """``detector.detect(frames)`` unless inference is unavailable. Returns the frames detected,
+        their detections, and the ids of the frames dropped instead (counted). Other errors propagate."""
+        if not frames:
+            return [], [], set()
+        if not self.waiting():
+            try:
+                results = detector.detect(frames)
+            except InferenceUnavailable as exc:
+                self.failed(str(exc))
+            else:
+                self.answered()
+                return frames, results, set()
+        self.drop([frame.camera for frame in frames])
+        return [], [], {id(frame) for frame in frames}
 
     def drop(self, cameras: list[str]) -> None:
         self.dropped.update(cameras)

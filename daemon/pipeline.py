@@ -30,7 +30,7 @@ from .attributes.stage import AttributeStage
 from .clips import ClipRing
 from .commands import ALL, Command, CommandError, CommandReply
 from .config import CameraConfig, Config, PpeRuleConfig, Replica, build
-from .detectors import Detector, InferenceUnavailable
+from .detectors import Detector
 from .events import CameraStatus, EventMessage
 from .gating import Gate
 from .logs import Throttle
@@ -574,9 +574,10 @@ class Pipeline:
                     current.engine = engines[name]
                     current.config = wanted[name]
                 changes.append(change)
+            before = self.config.replica
             self.config = self.config.model_copy(update={"cameras": cameras})
-            if replica is not None:  # a sharded replica's cameras of the reloaded fleet config
-                self.config.attach_replica(replica)
+            # the fleet the sinks judge stale topics by: the reloaded one (unsharded: these cameras)
+            self.config.attach_replica(replica or Replica(before.shard, before.host, self.config))
             self.bus.describe(self.config)
             self.recorder = recorder
             self.publish_states([name for name, _ in plan])
@@ -609,18 +610,9 @@ class Pipeline:
                     break
                 continue
             todo = [frame for frame in batch if self._needs_detection(frame)]
-            if todo and self.outage.waiting():
-                self.outage.drop([frame.camera for frame in todo])
-                continue
             started = time.perf_counter()
             try:
-                results = self.detector.detect(todo) if todo else []
-                if todo:
-                    self.outage.answered()
-            except InferenceUnavailable as exc:
-                self.outage.failed(str(exc))
-                self.outage.drop([frame.camera for frame in todo])
-                continue
+                todo, results, lost = self.outage.detect(self.detector, todo)
             except Exception as exc:
                 self.inference_errors += 1
                 self._throttle.log(
@@ -635,6 +627,8 @@ class Pipeline:
                 self.metrics.batch_size.observe(len(todo))
             detected = {id(frame): dets for frame, dets in zip(todo, results, strict=True)}
             for frame in batch:  # in order: a held frame follows the detected frames before it
+                if id(frame) in lost:
+                    continue  # dropped and counted (daemon/outage.py); gated frames still run
                 try:
                     self._analyse(frame, detected.get(id(frame)))
                     if frame.decoded_at:

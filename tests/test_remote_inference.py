@@ -24,7 +24,8 @@ from oip import OipServer
 
 from sitewatch.daemon.cli import main
 from sitewatch.daemon.config import ModelConfig
-from sitewatch.daemon.detectors import create_detector
+from sitewatch.daemon.detectors import InferenceUnavailable, create_detector
+from sitewatch.daemon.resources import resolve_package_path
 from sitewatch.daemon.sharding import assignment
 from sitewatch.daemon.types import Frame
 
@@ -120,6 +121,56 @@ def test_remote_boxes_equal_local_inference(server: OipServer, protocol: str, se
         assert have.label.tolist() == want.label.tolist()
         np.testing.assert_allclose(have.xyxy, want.xyxy, atol=0.5)
         np.testing.assert_allclose(have.confidence, want.confidence, atol=1e-3)
+
+
+def test_check_config_asks_the_server_about_the_model(
+    server: OipServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def config(url: str) -> Path:
+        path = tmp_path / "c.toml"
+        remote = {"url": url, "timeout_s": 1.0, "retries": 0}
+        path.write_text(
+            to_toml(
+                {
+                    "model": {"backend": "remote", "path": str(MODEL), "imgsz": IMGSZ, "remote": remote},
+                    "cameras": [{"name": "a", "url": str(SAMPLE)}],
+                    "state_file": str(tmp_path / "state.sqlite"),
+                    "sinks": {
+                        "jsonl": {"path": str(tmp_path / "e.jsonl")},
+                        "snapshots": {"dir": str(tmp_path)},
+                    },
+                    "record_dir": str(tmp_path),
+                }
+            )
+        )
+        return path
+
+    assert main(["check-config", str(config(server.grpc_url))]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"inference server: {server.grpc_url} serves 'sitewatch': UINT8 images in, output0 [-1, 7, -1] out"
+        in out
+    )
+    assert main(["check-config", str(config(f"http://127.0.0.1:{free_port()}"))]) == 0  # down: a warning
+    captured = capsys.readouterr()
+    assert (
+        "warning: inference server not answering" in captured.err and "run starts and retries" in captured.err
+    )
+
+
+def test_a_server_hosting_another_model_is_told_apart(server: OipServer) -> None:
+    """model.path names the model the server hosts; one with other classes is not decoded as if it were."""
+    other = resolve_package_path("pkg:fall_detection/models/best.pt")  # 2 classes, the server's has 3
+    remote = create_detector(
+        ModelConfig(
+            path=str(other), imgsz=IMGSZ, backend="remote", remote={"url": server.http_url, "retries": 0}
+        )
+    )
+    try:
+        with pytest.raises(InferenceUnavailable, match=r"does not fit best.pt \(2 classes\)"):
+            remote.detect(sample_frames([2.0]))
+    finally:
+        remote.close()
 
 
 def _get(url: str) -> tuple[int, str]:

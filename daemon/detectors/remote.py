@@ -312,6 +312,14 @@ class RemoteDetector(YoloDetector):
             for raw, placement in zip(boxes, placements, strict=True)
         ]
 
+    def probe(self) -> str:
+        """What the server says of the model, in one line (check-config); raises InferenceUnavailable."""
+        served = self._served or self._retrying(self._served_model)
+        return (
+            f"{self._remote.url} serves {self._remote.model_name!r}: {served.input_datatype} "
+            f"{served.input_name} in, {served.output_name} {list(served.output_shape)} out"
+        )
+
     def warm_up(self, frame_size: tuple[int, int]) -> None:
         """Against a server that is not up yet (pods start in any order) warming up only logs: the
         inference loop reports and retries it."""

@@ -30,9 +30,11 @@ QUEUE_DELAY_US = 2000
 """How long Triton may hold a request to batch it with others: a fraction of a frame at 15-30 fps."""
 
 
-def wrap_uint8_input(source: Path, target: Path) -> tuple[str, tuple[int, ...]]:
+def wrap_uint8_input(source: Path, target: Path, channels: int | None = None) -> tuple[str, tuple[int, ...]]:
     """Write ``source`` (float NCHW RGB input) as ``target`` taking uint8 NHWC BGR; returns the output's
-    name and shape as the graph declares it (-1 for dynamic axes)."""
+    name and shape as the graph declares it (-1 for dynamic axes). ``channels``: the output's box-values-
+    plus-classes axis, which the exporter leaves symbolic; declared, the server's metadata tells a client
+    how many classes the served model has (remote.py checks it against model.path)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -62,6 +64,9 @@ def wrap_uint8_input(source: Path, target: Path) -> tuple[str, tuple[int, ...]]:
     new_input = helper.make_tensor_value_info(INPUT, TensorProto.UINT8, ["batch", "height", "width", 3])
     del graph.input[:]
     graph.input.extend([new_input])
+    output_dims = graph.output[0].type.tensor_type.shape.dim
+    if channels is not None and len(output_dims) == 3 and not output_dims[1].HasField("dim_value"):
+        output_dims[1].dim_value = channels
     onnx.checker.check_model(model)
     onnx.save(model, str(target))
     dims = graph.output[0].type.tensor_type.shape.dim
@@ -119,10 +124,9 @@ def export_triton(cfg: ModelConfig, directory: Path) -> str:
     target = directory / name
     version = target / "1"
     version.mkdir(parents=True, exist_ok=True)
-    output, shape = wrap_uint8_input(onnx_file, version / "model.onnx")
     info = local_info(onnx_file)
-    if not info.end2end and len(shape) == 3:  # the exporter leaves the channel axis symbolic
-        shape = (shape[0], 4 + len(info.names), shape[2])
+    channels = None if info.end2end else 4 + len(info.names)
+    output, shape = wrap_uint8_input(onnx_file, version / "model.onnx", channels)
     (target / "config.pbtxt").write_text(config_pbtxt(name, output, shape, served_names(info)))
     return (
         f"{model.name}: Triton model repository {target} (model {name!r}, version 1, uint8 NHWC input, "
