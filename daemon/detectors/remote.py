@@ -233,9 +233,11 @@ class RemoteDetector(YoloDetector):
     def _served_model(self) -> ServedModel:
         if self._served is None:
             served = self._client().metadata()
-            channels = served.output_shape[1] if len(served.output_shape) == 3 else -1
-            expected = 6 if self._info.end2end else 4 + len(self._info.names)
-            dim = served.output_shape[2] if self._info.end2end and channels != -1 else channels
+            # (N, 4 + classes, anchors), or NMS-free heads (N, max_det, 6); -1: the server does not say
+            shape = served.output_shape
+            end2end = self._info.end2end
+            dim = (shape[2] if end2end else shape[1]) if len(shape) == 3 else -1
+            expected = 6 if end2end else 4 + len(self._info.names)
             if dim not in (-1, expected):
                 raise InferenceUnavailable(
                     f"the served model's output {served.output_shape} does not fit {self.name} "
