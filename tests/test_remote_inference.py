@@ -9,8 +9,6 @@ import re
 import shutil
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 from helpers import read_events, start_daemon, terminate, to_toml, wait_until
 from mosquitto import free_port
 from oip import OipServer
+from test_service import http_get
 
 from sitewatch.daemon.cli import main
 from sitewatch.daemon.config import ModelConfig
@@ -173,23 +172,9 @@ def test_a_server_hosting_another_model_is_told_apart(server: OipServer) -> None
         remote.close()
 
 
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
-
-
-def _metric(text: str, name: str, **labels: str) -> float:
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and (not want or all(f'{k}="{v}"' in line for k, v in labels.items())):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+def _total(text: str, name: str) -> float:
+    """A metric summed over its label sets (all cameras)."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
 def _frames_by_camera(metrics: str) -> dict[str, float]:
@@ -238,54 +223,56 @@ def test_two_sharded_daemons_share_a_server_and_survive_it_dying(server: OipServ
         )
     base = [f"http://127.0.0.1:{p}" for p in ports]
     try:
-        assert wait_until(lambda: all(_get(f"{b}/readyz")[0] == 200 for b in base), 90, 0.5), [
-            _get(f"{b}/readyz") for b in base
+        assert wait_until(lambda: all(http_get(f"{b}/readyz")[0] == 200 for b in base), 90, 0.5), [
+            http_get(f"{b}/readyz") for b in base
         ]
         assert wait_until(
-            lambda: all(sum(_frames_by_camera(_get(f"{b}/metrics")[1]).values()) >= 10 for b in base), 60, 0.5
+            lambda: all(sum(_frames_by_camera(http_get(f"{b}/metrics")[1]).values()) >= 10 for b in base),
+            60,
+            0.5,
         )
-        seen = [_frames_by_camera(_get(f"{b}/metrics")[1]) for b in base]
+        seen = [_frames_by_camera(http_get(f"{b}/metrics")[1]) for b in base]
         for i in range(2):  # every camera processed by exactly one replica: its shard's
             assert {c for c, n in seen[i].items() if n > 0} == set(table[i]), seen
             assert set(seen[i]) == set(table[i])
-            info = _get(f"{base[i]}/metrics")[1]
+            info = http_get(f"{base[i]}/metrics")[1]
             assert f'shard="{i}"' in info and 'shards="2"' in info
 
         server.proc.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
         server.proc.wait()  # type: ignore[union-attr]
         down_at = time.monotonic()
         assert wait_until(
-            lambda: all("inference_unavailable" in _get(f"{b}/readyz")[1] for b in base), 30, 0.5
-        ), [_get(f"{b}/readyz") for b in base]
-        assert all(_get(f"{b}/readyz")[0] == 503 for b in base)
+            lambda: all("inference_unavailable" in http_get(f"{b}/readyz")[1] for b in base), 30, 0.5
+        ), [http_get(f"{b}/readyz") for b in base]
+        assert all(http_get(f"{b}/readyz")[0] == 503 for b in base)
         assert wait_until(
             lambda: all(
-                _metric(_get(f"{b}/metrics")[1], "sitewatch_inference_dropped_frames_total") >= 5
+                _total(http_get(f"{b}/metrics")[1], "sitewatch_inference_dropped_frames_total") >= 5
                 for b in base
             ),
             30,
             0.5,
         )
         for b in base:
-            metrics = _get(f"{b}/metrics")[1]
-            assert _metric(metrics, "sitewatch_inference_available") == 0.0
-        frozen = [_frames_by_camera(_get(f"{b}/metrics")[1]) for b in base]
-        time.sleep(max(0.0, 8 - (time.monotonic() - down_at)))
+            metrics = http_get(f"{b}/metrics")[1]
+            assert _total(metrics, "sitewatch_inference_available") == 0.0
+        frozen = [_frames_by_camera(http_get(f"{b}/metrics")[1]) for b in base]
+        time.sleep(max(0.0, 5 - (time.monotonic() - down_at)))  # down for a while, then back
 
         server.start()  # the same ports: the server is back
-        assert wait_until(lambda: all(_get(f"{b}/readyz")[0] == 200 for b in base), 60, 0.5), [
-            _get(f"{b}/readyz") for b in base
+        assert wait_until(lambda: all(http_get(f"{b}/readyz")[0] == 200 for b in base), 60, 0.5), [
+            http_get(f"{b}/readyz") for b in base
         ]
         assert wait_until(
             lambda: all(
-                sum(_frames_by_camera(_get(f"{b}/metrics")[1]).values()) > sum(frozen[i].values()) + 5
+                sum(_frames_by_camera(http_get(f"{b}/metrics")[1]).values()) > sum(frozen[i].values()) + 5
                 for i, b in enumerate(base)
             ),
             60,
             0.5,
         )
         for b in base:
-            assert _metric(_get(f"{b}/metrics")[1], "sitewatch_inference_available") == 1.0
+            assert _total(http_get(f"{b}/metrics")[1], "sitewatch_inference_available") == 1.0
     finally:
         outs = [terminate(p) for p in procs]
         if server.proc is None or server.proc.poll() is not None:

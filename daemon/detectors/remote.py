@@ -143,27 +143,19 @@ class OipClient:
 
     def infer(self, served: ServedModel, tensor: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         tensor_in = self._mod.InferInput(served.input_name, list(tensor.shape), served.input_datatype)
-        if self.grpc:
-            tensor_in.set_data_from_numpy(tensor)
-            wanted = [self._mod.InferRequestedOutput(served.output_name)]
-            result = self._client.infer(
-                self.cfg.model_name,
-                [tensor_in],
-                model_version=self.cfg.model_version,
-                outputs=wanted,
-                headers=self.headers,
-                client_timeout=self.cfg.timeout_s,
-            )
-        else:
-            tensor_in.set_data_from_numpy(tensor, binary_data=True)
-            wanted = [self._mod.InferRequestedOutput(served.output_name, binary_data=True)]
-            result = self._client.infer(
-                self.cfg.model_name,
-                [tensor_in],
-                model_version=self.cfg.model_version,
-                outputs=wanted,
-                headers=self.headers,
-            )
+        # REST: raw bytes (the binary tensor extension) instead of JSON numbers; gRPC: always raw, and
+        # its timeout is per call (REST's is the connection's)
+        binary: dict[str, Any] = {} if self.grpc else {"binary_data": True}
+        timeout: dict[str, Any] = {"client_timeout": self.cfg.timeout_s} if self.grpc else {}
+        tensor_in.set_data_from_numpy(tensor, **binary)
+        result = self._client.infer(
+            self.cfg.model_name,
+            [tensor_in],
+            model_version=self.cfg.model_version,
+            outputs=[self._mod.InferRequestedOutput(served.output_name, **binary)],
+            headers=self.headers,
+            **timeout,
+        )
         out = result.as_numpy(served.output_name)
         if out is None:
             raise InferenceUnavailable(f"the server's answer has no output {served.output_name!r}")
