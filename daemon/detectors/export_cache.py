@@ -140,7 +140,7 @@ def compare(reference: Detections, candidate: Detections, threshold: float) -> s
     return None
 
 
-def _exported_metadata(fmt: str, exported: Path) -> dict[str, Any]:
+def exported_metadata(fmt: str, exported: Path) -> dict[str, Any]:
     """The metadata Ultralytics' exporter wrote with the export (names, stride, end2end, imgsz)."""
     if fmt == "openvino":
         import yaml
@@ -205,7 +205,7 @@ def build_entry(
         finally:
             LOGGER.setLevel(level)
         source.unlink()
-        meta = _exported_metadata(fmt, out)
+        meta = exported_metadata(fmt, out)
         if runtime == "openvino":
             files = {"xml": next(out.glob("*.xml")), "bin": next(out.glob("*.bin"))}
         else:

@@ -66,9 +66,9 @@ def local_info(path: Path) -> ModelInfo:
     """Classes, head type, stride and training size of the model file the server hosts a copy of: from
     an ONNX export's metadata, or from the ``.pt`` through Ultralytics."""
     if path.suffix.lower() == ".onnx":
-        from .export_cache import _exported_metadata
+        from .export_cache import exported_metadata
 
-        meta = _exported_metadata("onnx", path)
+        meta = exported_metadata("onnx", path)
         if "names" not in meta:
             raise ConfigError([f"model.path: {path.name} carries no class names (not an Ultralytics export)"])
         imgsz = meta.get("imgsz", 640)
