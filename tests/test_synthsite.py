@@ -16,6 +16,7 @@ from synthsite import (
     HELD_OUT_FAMILY,
     TRAIN_FAMILIES,
     Worker,
+    crop_labels,
     make_clip,
     photo_names,
     photos,
@@ -55,6 +56,36 @@ def test_dataset_labels_are_valid_and_hats_sit_on_heads(tmp_path: Path) -> None:
     assert seen == {0, 1, 2}
     assert 0 < empty < 10
     assert CLASSES == ("person", "hardhat", "head")
+
+
+@pytest.mark.parametrize(
+    ("box", "expected"),
+    [
+        ((120, 130, 160, 200), (20, 30, 60, 100)),  # inside: moved into the window's pixels
+        ((80, 150, 130, 190), (0, 50, 30, 90)),  # 60 % inside: kept, clipped at the window's edge
+        ((60, 150, 120, 190), None),  # a third inside: dropped, as at the frame's edge
+        ((295, 150, 310, 190), None),  # a 5-px sliver: dropped
+        ((400, 10, 450, 60), None),  # outside
+    ],
+)
+def test_a_training_window_keeps_the_labels_it_mostly_shows(
+    box: tuple[int, int, int, int], expected: tuple[int, int, int, int] | None
+) -> None:
+    kept = crop_labels([(0, 7, box)], (100, 100, 300, 300))
+    assert kept == ([] if expected is None else [(0, 7, expected)])
+
+
+def test_windowed_datasets_train_on_square_windows_and_validate_on_whole_frames(tmp_path: Path) -> None:
+    """``crops``: most training images are square windows of the given sides, the rest and the validation
+    images whole frames."""
+    write_dataset(tmp_path, n_train=24, n_val=2, seed=5, crops=(320, 480))
+    shapes = [cv2.imread(str(p)).shape[:2] for p in sorted((tmp_path / "images" / "train").glob("*.jpg"))]
+    squares = [h for h, w in shapes if h == w]
+    assert len(squares) >= 12 and all(320 <= s <= 480 for s in squares)
+    assert any(h != w for h, w in shapes)  # some whole frames stay
+    assert all(
+        h != w for h, w in (cv2.imread(str(p)).shape[:2] for p in (tmp_path / "images" / "val").glob("*.jpg"))
+    )
 
 
 def test_the_held_out_family_is_never_in_the_training_data(tmp_path: Path) -> None:

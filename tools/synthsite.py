@@ -758,6 +758,33 @@ def dataset_image(
     return img, visible_labels(workers, t, size)
 
 
+def crop_window(
+    rng: np.random.Generator, img: Image, labels: list[tuple[int, int, Box]], sides: tuple[int, int]
+) -> tuple[Image, list[tuple[int, int, Box]]]:
+    """A square window of ``sides[0]`` to ``sides[1]`` px (at most the frame's short side) anywhere in the
+    frame, and its labels (``crop_labels``). Training at a small input on windows shows the model people
+    at the size a larger input shows them in a whole frame, at a fraction of the cost: a 480-px window
+    seen at 320 px scales people as a 960-px camera watched at 640 does."""
+    h, w = img.shape[:2]
+    side = int(min(rng.uniform(*sides), w, h))
+    x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+    window = (x0, y0, x0 + side, y0 + side)
+    return np.ascontiguousarray(img[y0 : y0 + side, x0 : x0 + side]), crop_labels(labels, window)
+
+
+def crop_labels(labels: list[tuple[int, int, Box]], window: Box) -> list[tuple[int, int, Box]]:
+    """Labels in ``window``'s own pixels: clipped to it, and dropped when less than 40 % of the box stays
+    inside (the rule ``visible_labels`` applies at the frame's edge)."""
+    x0, y0, x1, y1 = window
+    out = []
+    for cls, wid, (a1, b1, a2, b2) in labels:
+        c1, d1, c2, d2 = max(a1, x0) - x0, max(b1, y0) - y0, min(a2, x1) - x0, min(b2, y1) - y0
+        if c2 - c1 < 3 or d2 - d1 < 3 or (c2 - c1) * (d2 - d1) < 0.4 * (a2 - a1) * (b2 - b1):
+            continue
+        out.append((cls, wid, (c1, d1, c2, d2)))
+    return out
+
+
 def write_dataset(
     root: Path,
     n_train: int,
@@ -766,10 +793,13 @@ def write_dataset(
     seed: int = 0,
     families: tuple[str, ...] = TRAIN_FAMILIES,
     empty_share: float = 0.08,
+    crops: tuple[int, int] | None = None,
+    crop_share: float = 0.75,
 ) -> Path:
     """YOLO-format images and labels under ``root``, drawn from ``families`` in turn (a random frame size
     from ``SIZES`` unless ``size`` is given; ``empty_share`` of them with nobody in them); returns the
-    dataset YAML for Ultralytics."""
+    dataset YAML for Ultralytics. ``crops=(lo, hi)``: ``crop_share`` of the training images are square
+    windows of ``lo`` to ``hi`` px cut from a frame (see ``crop_window``)."""
     rng = np.random.default_rng(seed)
     for split, n in (("train", n_train), ("val", n_val)):
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -778,6 +808,9 @@ def write_dataset(
             family = FAMILIES[families[i % len(families)]]
             w, h = size or SIZES[int(rng.integers(len(SIZES)))]
             img, labels = dataset_image(rng, family, (w, h), empty=rng.random() < empty_share)
+            if crops is not None and split == "train" and rng.random() < crop_share:
+                img, labels = crop_window(rng, img, labels, crops)
+                h, w = img.shape[:2]
             cv2.imwrite(str(root / "images" / split / f"{i:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
             lines = [
                 f"{cls} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} "
