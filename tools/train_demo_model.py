@@ -129,6 +129,7 @@ def main() -> None:
     trained_minutes = round((time.time() - started) / 60, 1)
     best = Path(weights)
     imgsz = args.stages[-1][0]
+    scored_at = args.score_imgsz or imgsz
     args.out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(best, args.out)
     report = {
@@ -149,8 +150,8 @@ def main() -> None:
         "init": str(args.init) if args.init else "yolo11n.yaml (random weights)",
         "minutes": trained_minutes,
         "crops": list(args.crops) if args.crops else None,
-        "scored_at": args.score_imgsz or imgsz,
-        "validation": score(args.out, work, args.score_imgsz or imgsz, args.val, args.seed),
+        "scored_at": scored_at,
+        "validation": score(args.out, work, scored_at, args.val, args.seed),
     }
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
