@@ -16,13 +16,16 @@ from synthsite import (
     HELD_OUT_FAMILY,
     TRAIN_FAMILIES,
     Worker,
+    blend_clothes,
     crop_labels,
+    dataset_image,
     make_clip,
     photo_names,
     photos,
     render,
     scene_workers,
     visible_labels,
+    widen_ground,
     write_dataset,
 )
 
@@ -94,6 +97,50 @@ def test_the_held_out_family_is_never_in_the_training_data(tmp_path: Path) -> No
     (tmp_path / "a").mkdir()
     with pytest.raises(KeyError):
         write_dataset(tmp_path / "a", 1, 0, families=("nope",))
+
+
+def test_training_grounds_are_sometimes_dark_and_sometimes_painted_but_the_sky_is_left_alone() -> None:
+    rng = np.random.default_rng(3)
+    darker = painted = 0
+    for _ in range(40):
+        bg = FAMILIES["round"].background(rng, (640, 360))
+        img = bg.copy()
+        widen_ground(img, rng, horizon=100)
+        assert np.array_equal(img[:100], bg[:100])
+        ground, before = img[100:].astype(np.float32), bg[100:].astype(np.float32)
+        darker += bool(ground.mean() < 0.8 * before.mean())
+        bright = (ground.max(axis=2) > 200) & (before.max(axis=2) < 200)
+        painted += bool(bright.sum() > 200)
+    assert 5 <= darker <= 25 and 8 <= painted <= 32  # 35 % and 50 % of grounds, give or take
+
+
+def test_a_low_contrast_worker_wears_the_colours_of_the_ground_at_their_feet() -> None:
+    rng = np.random.default_rng(4)
+    bg = np.full((360, 640, 3), (40, 70, 110), np.uint8)  # a brown yard
+    for wk in scene_workers(rng, FAMILIES["round"], (640, 360), 6, horizon=80):
+        blend_clothes(wk, bg, rng)
+        for colour in (wk.shirt, wk.pants):
+            assert np.abs(np.array(colour) - (40, 70, 110)).max() < 80
+
+
+def test_the_held_out_family_is_drawn_without_the_training_families_widening(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``toon`` is a yardstick (``Family.fixed``): its images must not change when the training families'
+    randomisation is widened, or figures of different models stop being comparable."""
+    import synthsite
+
+    def forbidden(*_: object) -> None:
+        raise AssertionError("widening applied to the held-out family")
+
+    monkeypatch.setattr(synthsite, "widen_ground", forbidden)
+    monkeypatch.setattr(synthsite, "blend_clothes", forbidden)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        dataset_image(rng, FAMILIES[HELD_OUT_FAMILY], (640, 360))
+    with pytest.raises(AssertionError, match="widening"):
+        for _ in range(10):
+            dataset_image(rng, FAMILIES["round"], (640, 360))
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -21,7 +21,10 @@ so a model can be trained on some and judged on one it never saw (leave-one-fami
 Within a family everything is randomised: body build, head size, hat shape (dome, wide brim, peak),
 arm pose, camera height (people shrink towards the horizon), lighting, blur, sensor noise, frame size
 up to 1280 px, and clutter that looks like hats or heads but is not on anyone (hats on the ground,
-cones, balls, photo patches).
+cones, balls, photo patches). The training families' grounds are also sometimes darkened (asphalt,
+shade) or painted (lines, dashes, hazard stripes), and a quarter of their workers wear the colours of
+the ground they stand on (``widen_ground``, ``blend_clothes``); the left-out family is drawn without
+this widening (``Family.fixed``).
 """
 
 from __future__ import annotations
@@ -734,6 +737,55 @@ def scene_workers(
     return out
 
 
+LOW_CONTRAST_SHARE = 0.25
+"""Share of workers (training families) dressed in the colours of the ground they stand on."""
+
+PAINT = [(0, 210, 240), (0, 230, 255), (235, 235, 235), (0, 140, 255), (60, 60, 220), (40, 180, 60)]
+"""Line paint (BGR): yellows, white, orange, red, green."""
+
+
+def widen_ground(img: Image, rng: np.random.Generator, horizon: int) -> None:
+    """Grounds of the training families beyond their own look, in place: sometimes darker (asphalt,
+    shade, wet concrete), sometimes painted with lines, dashes or hazard stripes, so that people are seen
+    on dark ground and heads in front of bright paint — not only on mid-grey gravel and concrete."""
+    h, w = img.shape[:2]
+    if rng.random() < 0.35:
+        ground = img[horizon:].astype(np.float32) * float(rng.uniform(0.3, 0.75))
+        img[horizon:] = np.clip(ground, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        ground_view = img[horizon:]  # rows of a C-contiguous image: OpenCV draws into it in place
+        for _ in range(int(rng.integers(1, 5))):
+            paint = PAINT[int(rng.integers(len(PAINT)))]
+            y = int(rng.uniform(4, h - horizon))
+            slope = float(rng.uniform(-0.25, 0.25))
+            thick = max(2, int(rng.uniform(0.004, 0.02) * h))
+            dash, gap = int(rng.integers(20, 90)), int(rng.integers(0, 60))
+            style = int(rng.integers(3))
+            for x in range(-int(rng.integers(0, 60)), w, dash + gap if style else w + 1):
+                x2 = x + (dash if style else w + 60)
+                a, b = (x, int(y + slope * x)), (x2, int(y + slope * x2))
+                if style == 2:  # hazard stripes: yellow and black bars across a band
+                    top, bottom = a[1] - 2 * thick, a[1] + 2 * thick
+                    for k in range(x, x2, 2 * thick + 2):
+                        cv2.line(ground_view, (k, top), (k + 2 * thick, bottom), (0, 210, 240), thick)
+                        k2 = k + thick + 1
+                        cv2.line(ground_view, (k2, top), (k2 + 2 * thick, bottom), (20, 20, 20), thick)
+                else:
+                    cv2.line(ground_view, a, b, paint, thick)
+
+
+def blend_clothes(wk: Worker, bg: Image, rng: np.random.Generator) -> None:
+    """Dress a worker in the colours of the ground at their feet (a brown jacket on a brown yard, grey on
+    asphalt): the detector must find people by shape, not by contrast."""
+    h, w = bg.shape[:2]
+    fx, fy = wk.feet(0.5)
+    x, y = int(np.clip(fx, 0, w - 1)), int(np.clip(fy - 0.02 * wk.height, 0, h - 1))
+    ground = bg[y, x].astype(np.float32)
+    wk.shirt = tuple(int(c) for c in np.clip(ground + rng.normal(0, 18, 3), 0, 255))  # type: ignore[assignment]
+    wk.pants = tuple(int(c) for c in np.clip(ground + rng.normal(0, 18, 3), 0, 255))  # type: ignore[assignment]
+    wk.vest = bool(wk.vest and rng.random() < 0.3)
+
+
 def dataset_image(
     rng: np.random.Generator,
     family: Family,
@@ -747,7 +799,13 @@ def dataset_image(
     horizon = int(h * rng.uniform(0.1, 0.45))
     bg = family.background(rng, size)
     paste_clutter(bg, rng, horizon, int(rng.integers(0, 6)))
+    if not family.fixed:
+        widen_ground(bg, rng, horizon)
     workers = [] if empty else scene_workers(rng, family, size, int(rng.integers(1, 9)), horizon, heights)
+    if not family.fixed:
+        for wk in workers:
+            if rng.random() < LOW_CONTRAST_SHARE:
+                blend_clothes(wk, bg, rng)
     t = float(rng.uniform(0, 0.99))
     img = render(bg, workers, t, rng, light=float(rng.uniform(0.55, 1.35)), noise=float(rng.uniform(0, 9)))
     if rng.random() < 0.3:
