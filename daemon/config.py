@@ -637,7 +637,8 @@ class CameraConfig(_Model):
     background_at_start: bool = Field(
         True,
         description="Background, left out by every rule until it moves: objects present and motionless "
-        "since the stream started, and objects appearing without a move where a motionless one stood.",
+        "since the stream started, and objects appearing without a move where a motionless one stood "
+        "(a track that never moved, or a detection no track took, found motionless for a second).",
     )
     decode_width: int = Field(
         0,

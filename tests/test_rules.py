@@ -283,6 +283,43 @@ def test_a_static_shape_found_again_and_again_alerts_once() -> None:
     assert [e.track_id for e in events if e.type == "start"] == [10, 11, 50, 12]
 
 
+def cone_found_weakly_first(t: float) -> tuple[list[tuple[int, Box, str]], list[Any], tuple[int, ...]]:
+    """A traffic cone taken for a person at scores too low to start a track from 3 s on (found in every
+    other frame, no track); from 8 s a stronger detection confirms a track on it. A worker walks in from
+    the left, found weakly (no track) for his first 2 s, then tracked."""
+    rows: list[tuple[int, Box, str]] = []
+    dets: list[Any] = []
+    if 3.0 <= t < 8.0 and round(t * 10) % 2 == 0:
+        dets.append((*at(140), 0.3, "person"))
+    if t >= 8.0:
+        rows.append((10, at(140), "person"))
+    worker = at((t - 10.0) * 30)
+    if 10.0 <= t < 12.0:
+        dets.append((*worker, 0.3, "person"))
+    elif t >= 12.0:
+        rows.append((20, worker, "person"))
+    return rows, dets, ()
+
+
+def test_a_static_shape_found_weakly_before_its_track_is_background() -> None:
+    """A shape a detector finds on and off, motionless, without a track leaves a static spot: the track a
+    stronger detection confirms on it later is background. A worker found weakly while walking in leaves
+    no spot: his track alerts."""
+    rules = [{"name": "in", "kind": "zone_intrusion", "zone": "all", **TIMING}]
+    camera = {"background_at_start": True, "zones": EVERYWHERE, "rules": rules}
+    events = run(camera, scene(16, 10, cone_found_weakly_first))
+    assert [(e.track_id, round(e.frame_ts, 1)) for e in events if e.type == "start"] == [(20, 13.0)]
+    # only seen as a track, the cone is a static shape first found mid-stream: it alerts
+    tracked_only = [
+        (ts, trk, Detections.from_rows([]), rm) for ts, trk, _, rm in scene(16, 10, cone_found_weakly_first)
+    ]
+    events = run(camera, tracked_only)
+    assert [(e.track_id, round(e.frame_ts, 1)) for e in events if e.type == "start"] == [
+        (10, 9.0),
+        (20, 13.0),
+    ]
+
+
 def test_background_that_starts_moving_is_watched_again() -> None:
     who = lambda t: ([(1, at(20 if t < 3 else 20 + (t - 3) * 40), "person")], [], ())  # noqa: E731
     events = run({"background_at_start": True, "zones": EVERYWHERE, "rules": STILL_RULES}, scene(6, 10, who))

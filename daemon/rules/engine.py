@@ -109,7 +109,7 @@ class RuleEngine:
         self._last_frame = (frame.index, frame.media_ts)
         geometry = self.geometry.for_size(frame.size)
         removed = tuple(removed)
-        stationary, background = self.motion.update(frame.ts, tracks, removed)
+        stationary, background = self.motion.update(frame.ts, tracks, removed, detections)
         if attributes is not None:
             self._attributes = attributes
         scene = Scene(

@@ -12,8 +12,11 @@ handling, and this is ours, in two parts:
   by default): one that was already there in the stream's first ``BACKGROUND_GRACE_S`` seconds and has
   not moved since, and one that appears, without moving, where a motionless object stood before (a
   *static spot*: the box of a track that ended without ever having moved, after at least
-  ``SPOT_MIN_S``). Detectors find static shapes on and off, and each time they are found again they
-  get a new track: without the spots each would alert anew.
+  ``SPOT_MIN_S``), or where a detection stood still for ``SPOT_MIN_S`` without ever becoming a track
+  (a shape found on and off at scores too low to start one). Detectors find static shapes on and off,
+  and each time they are found again they get a new track: without the spots each would alert anew;
+  and a shape found weakly for half a minute before a stronger detection confirms its track would alert
+  on its first track.
 
 Movement is measured relative to the box size, so near and far objects are treated alike, and in
 seconds of frame time.
@@ -28,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..geometry import overlap_of_smaller
-from ..types import Tracks
+from ..types import Detections, Tracks
 
 TOLERANCE = 0.25
 """A box centre that moves more than this share of the box's height has moved (detector jitter on a
@@ -42,6 +45,16 @@ SPOT_OVERLAP = 0.6
 lies inside the other (detectors box a static shape differently each time: all of it, its top half)."""
 MAX_SPOTS = 256
 """Static spots remembered per camera (the oldest are forgotten first)."""
+LOOSE_OVERLAP = 0.3
+"""A detection with this share of it (or of the track's box, if smaller) inside a track's box is that
+track's, or part of it (a second box of the same worker, the hat on their head); the others are
+*loose*."""
+LOOSE_MIN_FRAMES = 5
+"""Frames a loose detection must be found in, motionless over ``SPOT_MIN_S``, to leave a static spot."""
+LOOSE_GAP_S = 5.0
+"""A loose detection not found again for this long is forgotten."""
+MAX_LOOSE = 64
+"""Loose detections followed per camera."""
 
 
 @dataclass(slots=True)
@@ -57,6 +70,19 @@ class _Settled:
     moved: bool = False
 
 
+@dataclass(slots=True)
+class _Loose:
+    """A detection that no track has taken, followed while it stays where it was first found."""
+
+    label: str
+    box: tuple[float, float, float, float]
+    x: float
+    y: float
+    first_seen: float
+    last_seen: float
+    frames: int = 1
+
+
 class Motion:
     """Per camera; ``update`` once per frame with that frame's confirmed tracks."""
 
@@ -66,13 +92,17 @@ class Motion:
         self._start: float | None = None
         self._tracks: dict[int, _Settled] = {}
         self._spots: deque[tuple[str, tuple[float, float, float, float]]] = deque(maxlen=MAX_SPOTS)
+        self._loose: list[_Loose] = []
 
     def update(
-        self, ts: float, tracks: Tracks, removed: tuple[int, ...] = ()
+        self, ts: float, tracks: Tracks, removed: tuple[int, ...] = (), detections: Detections | None = None
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        """``(stationary, background)`` masks over ``tracks``."""
+        """``(stationary, background)`` masks over ``tracks``; ``detections``: the frame's detections,
+        whose loose ones (taken by no track) may leave static spots."""
         if self._start is None:
             self._start = ts
+        if self.background_at_start and detections is not None:
+            self._follow_loose(ts, detections, tracks)
         for tid in removed:
             gone = self._tracks.pop(tid, None)
             if gone is not None and not gone.moved and gone.last_seen - gone.first_seen >= SPOT_MIN_S:
@@ -106,6 +136,31 @@ class Motion:
                 and (st.first_seen - self._start <= BACKGROUND_GRACE_S or st.on_spot)
             )
         return stationary, background
+
+    def _follow_loose(self, ts: float, detections: Detections, tracks: Tracks) -> None:
+        """Follow the detections no track took; one found motionless in ``LOOSE_MIN_FRAMES`` frames over
+        ``SPOT_MIN_S`` leaves a static spot (the track it may get later stands on it)."""
+        self._loose = [c for c in self._loose if ts - c.last_seen <= LOOSE_GAP_S]
+        if len(detections) == 0:
+            return
+        loose = np.ones(len(detections), bool)
+        if len(tracks):
+            loose = overlap_of_smaller(detections.xyxy, tracks.xyxy).max(axis=1) < LOOSE_OVERLAP
+        for i in np.flatnonzero(loose).tolist():
+            label = str(detections.label[i])
+            x1, y1, x2, y2 = (float(v) for v in detections.xyxy[i])
+            cx, cy, height = (x1 + x2) / 2, (y1 + y2) / 2, max(y2 - y1, 1.0)
+            same = [c for c in self._loose if c.label == label and c.last_seen < ts]
+            near = [c for c in same if np.hypot(cx - c.x, cy - c.y) <= TOLERANCE * height]
+            if not near:
+                if len(self._loose) < MAX_LOOSE:
+                    self._loose.append(_Loose(label, (x1, y1, x2, y2), cx, cy, ts, ts))
+                continue
+            c = near[0]
+            c.box, c.last_seen, c.frames = (x1, y1, x2, y2), ts, c.frames + 1
+            if c.frames >= LOOSE_MIN_FRAMES and ts - c.first_seen >= SPOT_MIN_S:
+                self._spots.append((label, c.box))
+                self._loose.remove(c)  # remembered as a spot from now on
 
     def _on_spot(self, label: str, box: npt.NDArray[np.float32]) -> bool:
         """Whether a new track's first box stands where a motionless object stood: a remembered spot,
