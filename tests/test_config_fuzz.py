@@ -25,7 +25,7 @@ from sitewatch.daemon.cli import main
 
 ROOT = Path(__file__).parents[1]
 SHIPPED = tomllib.loads((ROOT / "config.toml").read_text())
-EXAMPLES = int(os.environ.get("SITEWATCH_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("SITEWATCH_FUZZ_EXAMPLES", "100"))
 
 
 def base_config() -> dict[str, Any]:

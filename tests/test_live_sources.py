@@ -137,14 +137,14 @@ def test_a_frozen_stream_is_caught_by_the_stall_watchdog(site: Site) -> None:
     assert_no_secret(site, out)
 
 
-def test_a_one_fps_camera_runs_a_minute_without_a_watchdog_restart(site: Site) -> None:
+def test_a_one_fps_camera_runs_half_a_minute_without_a_watchdog_restart(site: Site) -> None:
     server = RtspServer(fps=1).start()
     port = free_port()
     config = site.config([rtsp_camera("slow", server, stall_seconds=2.0)], service={"http_port": port})
     proc = start_daemon(config)
     try:
         assert wait_until(lambda: value(metrics(port), "sitewatch_camera_up", "slow") == 1, 30) is not None
-        time.sleep(60)
+        time.sleep(30)  # 30 frame gaps, each half the 2-s stall limit
         text = metrics(port)
         out = stop(proc)
     finally:
@@ -152,7 +152,7 @@ def test_a_one_fps_camera_runs_a_minute_without_a_watchdog_restart(site: Site) -
         server.kill()
     assert value(text, "sitewatch_stalls_total", "slow") == 0
     assert value(text, "sitewatch_reconnects_total", "slow") == 0
-    assert value(text, "sitewatch_frames_total", "slow") >= 50
+    assert value(text, "sitewatch_frames_total", "slow") >= 25
     assert "stalled" not in out and "reconnecting" not in out
 
 
