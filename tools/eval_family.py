@@ -97,11 +97,13 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     imgsz: int | str = args.imgsz if args.imgsz == "auto" else int(args.imgsz)
+    # a relative path means the working directory's, not the scratch directory the clips are made in
+    model = str(Path(args.model).resolve()) if Path(args.model).is_file() else args.model
     cols, rows = (int(v) for v in args.tiles.split("x"))
     totals = evaluate_family(
         args.family,
         args.clips,
-        args.model,
+        model,
         imgsz,
         args.seconds,
         tiles=(cols, rows),
