@@ -52,8 +52,8 @@ def test_the_demo_model_reports_its_training_size_and_auto_avoids_the_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The real detector on a 960x544 clip: at imgsz 320 its ~40 px heads are ~13 px at the input, under
-    a threshold of 20 set for the test (the generator's workers are large); at "auto" (960: the clip's
-    own size, within twice the model's training size of 480) they are not."""
+    a threshold of 20 set for the test (the generator's workers are large); at "auto" (640: twice the
+    model's training size of 320, its last stage; ~27 px heads) they are not."""
     from synthsite import make_clip
 
     from sitewatch.daemon.config import parse_config
@@ -72,8 +72,8 @@ def test_the_demo_model_reports_its_training_size_and_auto_avoids_the_warning(
         }
         config = parse_config(raw, base_dir=tmp_path)
         detector = load_detector(config)
-        assert getattr(detector, "train_imgsz", None) == 480
-        assert detector.input_size((960, 544)) == (320 if imgsz == 320 else 960)
+        assert getattr(detector, "train_imgsz", None) == 320
+        assert detector.input_size((960, 544)) == (320 if imgsz == 320 else 640)
         caplog.clear()
         caplog.set_level(logging.WARNING)
         pipeline = Pipeline(config, detector)
