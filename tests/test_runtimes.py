@@ -270,3 +270,22 @@ def test_export_command_fills_the_cache_that_run_then_uses(
     config.write_text(to_toml(raw))
     assert main(["export", "--config", str(config)]) == 2
     assert "model.runtime: tensorrt cannot run sitewatch-ppe-demo.pt" in capsys.readouterr().err
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not installed("openvino"), reason="OpenVINO is not installed")
+def test_an_export_whose_work_directory_name_draws_pt_is_still_found(
+    tmp_path: Path, yolo26: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ultralytics names an OpenVINO export by replacing the model's suffix (".pt") everywhere in its
+    path; a work directory whose random part began with "pt" once sent the export elsewhere."""
+    import tempfile
+
+    real = tempfile.mkdtemp
+
+    def draws_pt(suffix: str | None = None, prefix: str | None = None, dir: str | None = None) -> str:
+        return real(suffix, (prefix or "") + "pt", dir)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", draws_pt)
+    cfg = ModelConfig(path=str(yolo26), device="cpu", runtime="openvino", cache_dir=tmp_path)  # type: ignore[arg-type]
+    assert create_detector(cfg).runtime == "openvino"  # exported, found and checked: no fallback to torch

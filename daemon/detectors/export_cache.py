@@ -175,7 +175,9 @@ def build_entry(
 
     fmt = FORMATS[runtime]
     directory.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    # "-", not ".", before mkdtemp's random part: Ultralytics names the export by replacing the model's
+    # suffix everywhere in its path, and a work directory drawn as ".<name>.pt3kq..." broke that
+    work = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
         source = work / Path(cfg.path).name  # the exporter writes next to its input: a private copy
         shutil.copyfile(cfg.path, source)
