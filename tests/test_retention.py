@@ -180,8 +180,9 @@ def test_the_daemon_sweeps_at_start_on_its_own_thread_and_counts_what_it_deleted
     pipeline = Pipeline(config, load_detector(config))
     pipeline.start()
     try:
-        wait_until(lambda: not old.exists(), timeout=10)
-        assert keep.exists()
+        # the file goes first, then the sweep counts it: wait for the count, not only the file
+        wait_until(lambda: pipeline.counts().retention_deleted_files != {}, timeout=10)
+        assert not old.exists() and keep.exists()
         counts = pipeline.counts()
         assert counts.retention_deleted_files == {"snapshots": 1}
         assert counts.retention_deleted_bytes == {"snapshots": 1000}
