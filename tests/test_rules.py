@@ -320,6 +320,18 @@ def test_a_static_shape_found_weakly_before_its_track_is_background() -> None:
     ]
 
 
+def test_a_shape_found_weakly_for_an_hour_is_remembered_once() -> None:
+    """Each second of weak detections would make the same spot again; it is kept once, so a static shape
+    found weakly all day does not crowd the other spots out of the camera's memory."""
+    from sitewatch.daemon.rules.motion import Motion
+
+    motion = Motion(60.0)
+    cone = Detections.from_rows([(*at(140), 0.3, "person")])
+    for k in range(3600 * 5):  # an hour at 5 fps
+        motion.update(k / 5, tracks(), (), cone)
+    assert len(motion._spots) == 1
+
+
 def test_background_that_starts_moving_is_watched_again() -> None:
     who = lambda t: ([(1, at(20 if t < 3 else 20 + (t - 3) * 40), "person")], [], ())  # noqa: E731
     events = run({"background_at_start": True, "zones": EVERYWHERE, "rules": STILL_RULES}, scene(6, 10, who))

@@ -105,7 +105,9 @@ class Motion:
             self._follow_loose(ts, detections, tracks)
         for tid in removed:
             gone = self._tracks.pop(tid, None)
-            if gone is not None and not gone.moved and gone.last_seen - gone.first_seen >= SPOT_MIN_S:
+            if gone is None or gone.moved or gone.on_spot:  # a known place is remembered once
+                continue
+            if gone.last_seen - gone.first_seen >= SPOT_MIN_S:
                 self._spots.append((gone.label, gone.box))
         n = len(tracks)
         stationary = np.zeros(n, bool)
@@ -159,8 +161,9 @@ class Motion:
             c = near[0]
             c.box, c.last_seen, c.frames = (x1, y1, x2, y2), ts, c.frames + 1
             if c.frames >= LOOSE_MIN_FRAMES and ts - c.first_seen >= SPOT_MIN_S:
-                self._spots.append((label, c.box))
-                self._loose.remove(c)  # remembered as a spot from now on
+                self._loose.remove(c)
+                if not self._on_spot(label, np.array(c.box, np.float32)):  # once: a cone found weakly
+                    self._spots.append((label, c.box))  # for hours must not crowd other spots out
 
     def _on_spot(self, label: str, box: npt.NDArray[np.float32]) -> bool:
         """Whether a new track's first box stands where a motionless object stood: a remembered spot,
