@@ -44,6 +44,7 @@ class StateStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._camera_enabled: dict[str, bool] = {}
         try:
             self._db = self._open()
             self.load()
@@ -78,6 +79,10 @@ class StateStore:
             )
         for camera, rule, enabled, snoozed in overrides:
             state.overrides[(camera, rule)] = Override(None if enabled is None else bool(enabled), snoozed)
+        # what the file says of each camera it names (no row: enabled); unnamed cameras are written once
+        named = {c: o.enabled is not False for (c, rule), o in state.overrides.items() if rule == ""}
+        with self._lock:
+            self._camera_enabled = named
         return state
 
     def save(self, state: RuleState) -> None:
@@ -109,12 +114,17 @@ class StateStore:
             )
 
     def save_camera(self, camera: str, *, enabled: bool) -> None:
-        """A camera switched off by a command stays off across restarts (rule '' holds the camera's)."""
+        """A camera switched off by a command stays off across restarts (rule '' holds the camera's).
+        Statuses come every 30 s per camera: only a change is written, so the file (an SD card, often)
+        is not synced every half minute for nothing."""
         with self._lock:
+            if self._camera_enabled.get(camera) == enabled:
+                return
             if enabled:
                 self._db.execute("DELETE FROM overrides WHERE camera = ? AND rule = ''", (camera,))
             else:
                 self._db.execute("INSERT OR REPLACE INTO overrides VALUES (?, '', 0, NULL)", (camera,))
+            self._camera_enabled[camera] = enabled  # only once written: a failed write is retried
 
     def close(self) -> None:
         with self._lock:

@@ -20,11 +20,13 @@ from mosquitto import Subscriber
 from sitewatch.daemon.cli import main
 from sitewatch.daemon.config import CameraConfig, ZoneConfig, parse_config
 from sitewatch.daemon.demo import demo_config
+from sitewatch.daemon.events import CameraStatus
 from sitewatch.daemon.resources import SAMPLE_CLIP, packaged
 from sitewatch.daemon.rules import build_engine
+from sitewatch.daemon.sources import CameraState
 from sitewatch.daemon.state import CameraObjects, RuleState
 from sitewatch.daemon.types import Detections, Frame, Tracks
-from sitewatch.sinks.state import StateStore
+from sitewatch.sinks.state import StateSink, StateStore
 
 LOCAL_BROKER = 1883
 
@@ -282,3 +284,33 @@ def test_an_unreadable_state_file_is_moved_aside_and_counting_starts_again(tmp_p
     aside = list(tmp_path.glob("state.sqlite.unreadable-*"))
     assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not a database")
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_camera_status_writes_the_state_file_only_when_it_is_switched_on_or_off(tmp_path: Path) -> None:
+    """Statuses come every 30 s per camera; the file (often an SD card) is synced for changes only, and
+    a camera switched off by a command stays off across a restart."""
+    path = tmp_path / "state.sqlite"
+    sink = StateSink(StateStore(path))
+    writes: list[str] = []
+    sink.store._db.set_trace_callback(lambda sql: writes.append(sql) if "overrides" in sql else None)
+
+    def status(camera: str, state: CameraState) -> None:
+        sink.write_status(CameraStatus(camera, state.value, 5.0, 0.0))
+
+    for _ in range(10):
+        status("gate", CameraState.ONLINE)
+    assert len(writes) == 1  # the first says the camera is on; nine repeats write nothing
+    status("gate", CameraState.DISABLED)
+    for _ in range(10):
+        status("gate", CameraState.DISABLED)
+    assert len(writes) == 2
+    sink.close()
+
+    store = StateStore(path)
+    assert store.load().overrides[("gate", "")].enabled is False
+    store._db.set_trace_callback(lambda sql: writes.append(sql) if "overrides" in sql else None)
+    writes.clear()
+    StateSink(store).write_status(CameraStatus("gate", CameraState.DISABLED.value, 0.0, 0.0))
+    assert writes == []  # the file already says so
+    StateSink(store).write_status(CameraStatus("gate", CameraState.RECONNECTING.value, 0.0, 0.0))
+    assert len(writes) == 1 and ("gate", "") not in store.load().overrides
