@@ -83,7 +83,9 @@ def scene(seconds: float, fps: float, who: Any) -> list[tuple[float, Tracks, Det
 
 PERSON: Box = (20, 10, 40, 90)  # head region (top 30 %) is y 10..34
 HAT = (22, 8, 38, 20, 0.8, "hardhat")
-HEAD = (24, 10, 36, 24, 0.8, "head")
+HEAD = (24, 10, 36, 24, 0.8, "head")  # fits the head region better than HAT: its top is at the person's
+WEAK_HAT = (*HAT[:4], 0.65, "hardhat")
+WEAK_HEAD = (*HEAD[:4], 0.3, "head")
 ZONE = {"right": {"points": [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]}}
 TIMING = {"min_duration": 1.0, "clear_after": 0.3, "cooldown": 5.0}
 
@@ -105,9 +107,17 @@ PPE = [
     ("wearing one", {}, lambda t: (WORKER, [HAT], ()), []),
     ("hat too low to count", {}, lambda t: (WORKER, [LOW_HAT], ()),
      [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
-    ("a bare head that fits the head better than a hat", {"violation_labels": ["head"]},
-     lambda t: (WORKER, [HAT, HEAD] if t >= 2 else [HAT], ()),
+    # a hat and a bare head on one head (the detector suppresses duplicates per class): the more
+    # confident says what the head shows, whichever box fits the head better; a near tie shows nothing
+    ("a weak bare head under a sure hat", {"violation_labels": ["head"]},
+     lambda t: (WORKER, [HAT, WEAK_HEAD], ()), []),
+    ("a sure bare head beside a weak hat", {"violation_labels": ["head"]},
+     lambda t: (WORKER, [WEAK_HAT, HEAD] if t >= 2 else [HAT], ()),
      [("start", 1, 3.0, None), ("end", 1, 3.9, "shutdown")]),
+    ("a hat and a bare head equally sure", {"violation_labels": ["head"]},
+     lambda t: (WORKER, [HAT, HEAD] if t >= 2 else [HAT], ()), []),
+    ("a hat and a bare head equally sure, no vest", {**BOTH, "violation_labels": ["head"]},
+     lambda t: (WORKER, [HAT, HEAD], ()), [("start", 1, 1.0, None), ("end", 1, 3.9, "shutdown")]),
     ("only inside its zone", {"zone": "right"}, lambda t: (WORKER, [], ()), []),
     ("takes the hat off, puts it back", {}, lambda t: (WORKER, [HAT] if t < 1 or t >= 2.5 else [], ()),
      [("start", 1, 2.0, None), ("end", 1, 2.8, "cleared")]),
@@ -158,6 +168,9 @@ OVERLAP = [
      [("start", 3, 1.0, None), ("end", 3, 3.9, "shutdown")]),
     ("a head hidden behind a nearer worker is not a missing hat", {},
      lambda t: (PAIR, [FRONT_HAT], ()), []),
+    ("a weak bare head under the front hat: outweighed, not counted behind", {"violation_labels": ["head"]},
+     lambda t: (PAIR, [FRONT_HAT, (*FRONT_HEAD[:4], 0.3, "head"), BEHIND_HEAD], ()),
+     [("start", 2, 1.0, None), ("end", 2, 3.9, "shutdown")]),
 ]  # fmt: skip
 
 
@@ -213,7 +226,7 @@ def test_ppe_with_overlapping_workers(what: str, rule: dict[str, Any], who: Any,
 
 def test_association_gives_each_item_to_at_most_one_person() -> None:
     from sitewatch.daemon.geometry import body_regions
-    from sitewatch.daemon.rules.association import associate
+    from sitewatch.daemon.rules.association import associate, rivals
 
     people = np.array([FRONT, BEHIND], np.float32)
     heads = body_regions(people, 0.3)["head"]
@@ -222,7 +235,18 @@ def test_association_gives_each_item_to_at_most_one_person() -> None:
     assert owners.tolist() == [0, 1, -1]
     # two candidates for one head: one-per-person keeps the better fitting one only
     two = np.array([FRONT_HEAD[:4], (50, 30, 70, 50)], np.float32)
-    assert associate(heads[:1], two, 0.5, one_per_person=True, top_aligned=True).tolist() == [0, -1]
+    owners = associate(heads[:1], two, 0.5, one_per_person=True, top_aligned=True)
+    assert owners.tolist() == [0, -1]
+    # ... and the one left over is named as a rival on the head it fits best, for the rule to weigh
+    assert rivals(heads[:1], two, owners, 0.5, top_aligned=True).tolist() == [-1, 0]
+    # items in nobody's region are nobody's rivals; assigned items are nobody's rivals either
+    three = np.array([FRONT_HAT[:4], FRONT_HEAD[:4], BEHIND_HEAD[:4], (0, 0, 5, 5)], np.float32)
+    owners = associate(heads, three, 0.5, one_per_person=True, top_aligned=True)
+    assert sorted(owners[owners >= 0].tolist()) == [0, 1]
+    assert owners[3] == -1
+    rival = rivals(heads, three, owners, 0.5, top_aligned=True)
+    assert (rival[owners >= 0] == -1).all() and rival[3] == -1
+    assert rival[:3][owners[:3] < 0].tolist() == [0]  # the third head item competes for FRONT's head
 
 
 # --- stationary objects and background ------------------------------------------------------------------

@@ -7,6 +7,11 @@ best — its centre under the middle of the region and, for head items, its top 
 Where two workers overlap, the bare head of the one behind lies inside the head region of the one in
 front too; fitting by position gives it to its owner only, instead of to both. Regions that hold one
 item per person (head, upper body) are assigned one-to-one; the whole body may hold several.
+
+A one-item region may have more candidates than the assignment can place: a detector that finds both a
+hat and a bare head on one head (its non-maximum suppression works per class) leaves one of the two
+over. ``rivals`` names, for each item left over, the person it fits best, so that the rule can weigh
+the contradiction by confidence instead of letting the better fitting box win by geometry alone.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ def fit_cost(regions: FloatArray, items: FloatArray, *, top_aligned: bool) -> Fl
     return np.asarray(cost, np.float32)
 
 
+def _cost(regions: FloatArray, items: FloatArray, min_overlap: float, *, top_aligned: bool) -> FloatArray:
+    """``fit_cost`` where the item lies in the region, ``INFEASIBLE`` where it does not."""
+    feasible = coverage_matrix(regions, items) >= min_overlap
+    return np.where(feasible, fit_cost(regions, items, top_aligned=top_aligned), INFEASIBLE)
+
+
 def associate(
     regions: FloatArray, items: FloatArray, min_overlap: float, *, one_per_person: bool, top_aligned: bool
 ) -> Ints:
@@ -47,8 +58,8 @@ def associate(
     owner = np.full(len(items), -1, np.int64)
     if len(regions) == 0 or len(items) == 0:
         return owner
-    feasible = coverage_matrix(regions, items) >= min_overlap
-    cost = np.where(feasible, fit_cost(regions, items, top_aligned=top_aligned), INFEASIBLE)
+    cost = _cost(regions, items, min_overlap, top_aligned=top_aligned)
+    feasible = cost < INFEASIBLE
     if one_per_person:
         rows, cols, _, _ = gated_assignment(cost, GATE)
         owner[cols] = rows
@@ -57,3 +68,20 @@ def associate(
         ok = feasible[best, np.arange(len(items))]
         owner[ok] = best[ok]
     return owner
+
+
+def rivals(
+    regions: FloatArray, items: FloatArray, owner: Ints, min_overlap: float, *, top_aligned: bool
+) -> Ints:
+    """For each item the one-to-one ``associate`` left without a person, the person it fits best
+    (-1 for assigned items and for items in nobody's region). Such a person always got another item:
+    the assignment leaves an item over only where every person it could go to is taken."""
+    best = np.full(len(items), -1, np.int64)
+    left = np.flatnonzero(owner < 0)
+    if len(regions) == 0 or len(left) == 0:
+        return best
+    cost = _cost(regions, items[left], min_overlap, top_aligned=top_aligned)
+    fits = cost.argmin(axis=0)
+    ok = cost[fits, np.arange(len(left))] < INFEASIBLE
+    best[left[ok]] = fits[ok]
+    return best

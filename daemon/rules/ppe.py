@@ -9,6 +9,9 @@ Three things keep the alerts trustworthy (docs/rules.md):
 
 - **Exclusive association** (rules/association.py): each item or violation box belongs to at most one
   person per frame, so the bare head of a worker behind does not also count against the worker in front.
+  Where a hat and a bare head both claim one head (the detector's suppression works per class), the
+  more confident one says what the head shows, and a near tie (within ``CONTRADICTION_MARGIN``) shows
+  nothing: the frame is unknown.
 - **Evidence before absence**: each frame gives each person an observation — compliant, violation, or
   unknown — and only a vote over the last ``evidence_seconds`` decides. A frame is *unknown* when the
   head cannot be judged: too small (a head under ``min_head_px``), cut by the frame edge, or covered by
@@ -36,7 +39,8 @@ import numpy.typing as npt
 
 from ..attributes.vote import Decision
 from ..geometry import Region, anchor_points, body_regions, coverage_matrix, points_in_polygon
-from .association import associate
+from ..types import Detections
+from .association import associate, rivals
 from .base import Rule, Scene, Subject, Timing, track_subjects
 
 HEAD_SHARE = 0.15
@@ -45,6 +49,10 @@ EDGE_PX = 2.0
 """A head region this close to the frame's top, left or right edge is cut by it."""
 OCCLUDED_SHARE = 0.3
 """A head region this much covered by a nearer person's box is occluded."""
+CONTRADICTION_MARGIN = 0.1
+"""A hat and a bare head on one head whose confidences are this close contradict each other."""
+CONTRADICTED = "<contradicted>"
+"""What a head shows when a hat and a bare head claim it equally (no model label looks like this)."""
 
 
 class Observation(IntEnum):
@@ -136,14 +144,7 @@ class PpeRule(Rule):
         visible = self._visible(
             boxes, regions["head"], tracks.xyxy[tracks.label == self.person_label], scene.frame.size
         )
-        head_item = np.full(len(rows), "", dtype=object)
-        head_mask = np.isin(dets.label, self._head_labels)
-        head_owner = associate(
-            regions["head"], dets.xyxy[head_mask], self.min_overlap, one_per_person=True, top_aligned=True
-        )
-        for item, owner in zip(dets.label[head_mask], head_owner, strict=True):
-            if owner >= 0:
-                head_item[owner] = str(item)
+        head_item = self._head_items(regions["head"], dets)
         worn = {item: head_item == item for item in self.required if self.regions[item] == "head"}
         for item in self.required:
             region = self.regions[item]
@@ -175,6 +176,31 @@ class PpeRule(Rule):
                 obs = by_attr if not self._items else combine(obs, by_attr)
             observations.append(obs)
         return rows, observations
+
+    def _head_items(self, heads: npt.NDArray[np.float32], dets: Detections) -> npt.NDArray[np.object_]:
+        """What each person's head shows: the label of its hat or bare head, ``""`` for nothing, or
+        ``CONTRADICTED``. Each box goes to one head (``associate``); a box left over goes on competing
+        for the head it fits best (``rivals``), and among a head's claims the most confident wins —
+        unless a claim with the opposite verdict (a hat against a bare head) is within
+        ``CONTRADICTION_MARGIN`` of it. Geometry alone would let a weak bare-head box on the face under
+        a hat's brim beat the hat, which fits the top of the head less tightly."""
+        shows = np.full(len(heads), "", dtype=object)
+        mask = np.isin(dets.label, self._head_labels)
+        if not mask.any():
+            return shows
+        boxes, labels, confidence = dets.xyxy[mask], dets.label[mask], dets.confidence[mask]
+        owner = associate(heads, boxes, self.min_overlap, one_per_person=True, top_aligned=True)
+        claim = np.where(owner >= 0, owner, rivals(heads, boxes, owner, self.min_overlap, top_aligned=True))
+        bare = np.isin(labels, self.violation_labels)
+        for k in np.unique(claim[claim >= 0]).tolist():
+            mine = np.flatnonzero(claim == k)
+            top = mine[confidence[mine].argmax()]
+            against = mine[bare[mine] != bare[top]]
+            if len(against) and confidence[against].max() >= confidence[top] - CONTRADICTION_MARGIN:
+                shows[k] = CONTRADICTED  # neither a hat nor a bare head: the frame is unknown
+            else:
+                shows[k] = str(labels[top])
+        return shows
 
     def _by_attributes(self, decisions: Mapping[str, Decision]) -> Observation:
         """What the track's attributes say: violation if any decided value is not the wanted one,
