@@ -524,6 +524,14 @@ class PpeRuleConfig(_StateRuleConfig):
         description="Decided (not unknown) observations must span at least this many seconds of the "
         "window before the vote counts.",
     )
+    seen_share: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Least share of the window's frames with the head in view in which the head must "
+        "be decided (a hat or a bare head seen): a bare head found now and then on a head the detector "
+        "otherwise sees nothing on is no evidence.",
+    )
     min_head_px: float = Field(
         8.0,
         ge=0.0,

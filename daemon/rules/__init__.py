@@ -85,6 +85,7 @@ def _rule(cfg: RuleConfig, camera: CameraConfig, tallies: Tallies | None) -> Rul
             evidence_seconds=cfg.evidence_seconds,
             violation_share=cfg.violation_share,
             min_evidence_seconds=cfg.min_evidence_seconds,
+            seen_share=cfg.seen_share,
             min_head_px=cfg.min_head_px,
             attributes=cfg.attributes,
         )

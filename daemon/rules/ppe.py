@@ -11,15 +11,18 @@ Three things keep the alerts trustworthy (docs/rules.md):
   person per frame, so the bare head of a worker behind does not also count against the worker in front.
   Where a hat and a bare head both claim one head (the detector's suppression works per class), the
   more confident one says what the head shows, and a near tie (within ``CONTRADICTION_MARGIN``) shows
-  nothing: the frame is unknown.
-- **Evidence before absence**: each frame gives each person an observation — compliant, violation, or
-  unknown — and only a vote over the last ``evidence_seconds`` decides. A frame is *unknown* when the
-  head cannot be judged: too small (a head under ``min_head_px``), cut by the frame edge, or covered by
-  a nearer person's box; and, when the model has a violation label (``head``), whenever a hat is merely
-  not found — a missed hat is not a bare head. A violation needs decided frames spanning at least
-  ``min_evidence_seconds`` in the window, of which at least ``violation_share`` say violation, the
-  latest decided one included; the condition is then dated from the first violation since the last
-  compliant frame, so ``min_duration`` counts from the evidence, not from the vote.
+  nothing: the frame is unclear.
+- **Evidence before absence**: each frame gives each person an observation — compliant, violation,
+  unclear or unknown — and only a vote over the last ``evidence_seconds`` decides. A frame is *unknown*
+  when the head cannot be judged: too small (a head under ``min_head_px``), cut by the frame edge, or
+  covered by a nearer person's box; it is *unclear* when the head is in view but, with a violation
+  label (``head``) in the model, a hat is merely not found — a missed hat is not a bare head. A
+  violation needs decided frames spanning at least ``min_evidence_seconds`` in the window and making
+  up at least ``seen_share`` of the frames with the head in view (a bare head glimpsed now and then on
+  a head the detector otherwise sees nothing on is no evidence), of which at least ``violation_share``
+  say violation, the latest decided one included; the condition is then dated from the first
+  violation since the last compliant frame, so ``min_duration`` counts from the evidence, not from
+  the vote.
 - **Stationary objects** are left out (``ignore_stationary``, rules/motion.py).
 
 With ``attributes`` (e.g. ``{hardhat = "yes"}``) a person's observation also weighs the second stage's
@@ -59,8 +62,11 @@ class Observation(IntEnum):
     """What one frame says about one person."""
 
     UNKNOWN = 0
+    """The head cannot be judged: too small, cut by the frame's edge, hidden by a nearer person."""
     COMPLIANT = 1
     VIOLATION = 2
+    UNCLEAR = 3
+    """The head is in view, but the detector shows neither a hat nor a bare head (or both, tied)."""
 
 
 def default_region(item: str) -> Region:
@@ -73,12 +79,15 @@ def default_region(item: str) -> Region:
 
 
 def combine(*observations: Observation) -> Observation:
-    """Several checks of one person: any violation is a violation; compliant only if all are."""
+    """Several checks of one person: any violation is a violation; compliant only if all are; else
+    unknown if any check could not judge the head at all, unclear if the checks merely found nothing."""
     if Observation.VIOLATION in observations:
         return Observation.VIOLATION
     if all(o is Observation.COMPLIANT for o in observations):
         return Observation.COMPLIANT
-    return Observation.UNKNOWN
+    if Observation.UNKNOWN in observations:
+        return Observation.UNKNOWN
+    return Observation.UNCLEAR
 
 
 class PpeRule(Rule):
@@ -107,6 +116,7 @@ class PpeRule(Rule):
         violation_share: float = 0.6,
         min_evidence_seconds: float = 0.3,
         min_head_px: float = 8.0,
+        seen_share: float = 0.4,
         attributes: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(name, timing, zone)
@@ -123,6 +133,7 @@ class PpeRule(Rule):
         self.violation_share = violation_share
         self.min_evidence_seconds = min_evidence_seconds
         self.min_head_px = min_head_px
+        self.seen_share = seen_share
         head_items = tuple(i for i in self.required if self.regions[i] == "head")
         self._head_labels = head_items + self.violation_labels
         self.attributes = dict(attributes or {})
@@ -169,7 +180,7 @@ class PpeRule(Rule):
             elif any(self.regions[item] != "head" for item in missing) or not self.violation_labels:
                 obs = Observation.VIOLATION  # nothing else could show the item is absent
             else:
-                obs = Observation.UNKNOWN  # a hat not found, but no bare head seen either
+                obs = Observation.UNCLEAR  # a hat not found, but no bare head seen either
             if self.attributes:
                 tid = int(tracks.track_id[rows[k]])
                 by_attr = self._by_attributes(scene.attributes.get(tid, {}))
@@ -197,7 +208,7 @@ class PpeRule(Rule):
             top = mine[confidence[mine].argmax()]
             against = mine[bare[mine] != bare[top]]
             if len(against) and confidence[against].max() >= confidence[top] - CONTRADICTION_MARGIN:
-                shows[k] = CONTRADICTED  # neither a hat nor a bare head: the frame is unknown
+                shows[k] = CONTRADICTED  # neither a hat nor a bare head: the frame is unclear
             else:
                 shows[k] = str(labels[top])
         return shows
@@ -243,9 +254,14 @@ class PpeRule(Rule):
             votes.append((ts, obs))
             while ts - votes[0][0] > self.evidence_seconds:
                 votes.popleft()
-            decided = [(t, o) for t, o in votes if o is not Observation.UNKNOWN]
+            decided = [(t, o) for t, o in votes if o is Observation.COMPLIANT or o is Observation.VIOLATION]
             violations = [t for t, o in decided if o is Observation.VIOLATION]
-            enough = len(decided) >= 2 and decided[-1][0] - decided[0][0] >= self.min_evidence_seconds - 1e-6
+            in_view = sum(1 for _, o in votes if o is not Observation.UNKNOWN)
+            enough = (
+                len(decided) >= 2
+                and decided[-1][0] - decided[0][0] >= self.min_evidence_seconds - 1e-6
+                and len(decided) >= self.seen_share * in_view
+            )
             # the vote decides that it is a violation; the latest decided frame, that it still is (a hat
             # back on ends it at once rather than when the window forgets the bare head)
             latest = decided[-1][1] if decided else Observation.UNKNOWN
